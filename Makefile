@@ -1,0 +1,49 @@
+# The two commands: `make run` (the whole pipeline for today on the embedded default) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export RFQ_DATA_DIR ?= $(CURDIR)/.rfq
+export DAGSTER_HOME ?= $(CURDIR)/.rfq/dagster
+
+.PHONY: install install-dev run ui test lint validate clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+## Migrate, start the marketplace simulator, materialize every asset for today's partition, print a summary.
+run: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/rfq-pipeline run
+
+## The Dagster UI (dagster dev) on the same embedded database, with the simulator standing in for the marketplaces.
+ui: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/rfq-pipeline dev
+
+## Install with the dev extras, lint, and run the whole suite.
+test: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+validate: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster definitions validate -w workspace.yaml
+
+clean:
+	rm -rf .rfq

@@ -1,0 +1,96 @@
+"""The ``rfqs/normalized`` stage: one posting-day of RFQs from every source, cleaned with polars."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date
+
+import dagster as dg
+import polars as pl
+
+from rfq_pipeline.assets.metadata import counts_table, markdown_table
+from rfq_pipeline.assets.sources import source_asset_key
+from rfq_pipeline.db import repository
+from rfq_pipeline.normalize.rfqs import NORMALIZER_VERSION, normalize_rfqs
+from rfq_pipeline.partitions import daily_partitions
+from rfq_pipeline.resources import PostgresResource
+from rfq_pipeline.sources.ingest import day_window
+from rfq_pipeline.sources.registry import SOURCES
+
+COUNTRY_CHECK = "countries_resolved"
+MIN_COUNTRY_SHARE = 0.9
+
+_INPUT_SCHEMA = {
+    "id": pl.Int64,
+    "source": pl.String,
+    "title": pl.String,
+    "quantity_text": pl.String,
+    "country_raw": pl.String,
+    "country_code_hint": pl.String,
+    "posted_at": pl.Datetime("us", "UTC"),
+    "first_seen_at": pl.Datetime("us", "UTC"),
+}
+
+
+@dg.asset(
+    key=dg.AssetKey(["rfqs", "normalized"]),
+    deps=[source_asset_key(name) for name in SOURCES],
+    partitions_def=daily_partitions,
+    group_name="rfqs",
+    kinds={"polars", "postgres"},
+    owners=["team:data-acquisition"],
+    description="Quantities and units, ISO countries, posting dates and clean titles for every RFQ of the day.",
+    check_specs=[
+        dg.AssetCheckSpec(
+            COUNTRY_CHECK,
+            asset=dg.AssetKey(["rfqs", "normalized"]),
+            description=f"At least {MIN_COUNTRY_SHARE:.0%} of the day's RFQs have a recognized country.",
+        )
+    ],
+)
+def rfqs_normalized(
+    context: dg.AssetExecutionContext, postgres: PostgresResource
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    """Normalize the RFQs posted on the partition's day, from all sources at once."""
+    day = date.fromisoformat(context.partition_key)
+    start, end = day_window(day)
+    with postgres.db.connection() as conn:
+        rows = repository.rfqs_posted_between(conn, start, end)
+        frame = pl.DataFrame(
+            [{k: row[k] for k in _INPUT_SCHEMA} for row in rows], schema=_INPUT_SCHEMA, orient="row"
+        )
+        normalized = normalize_rfqs(frame)
+        updated = repository.update_normalized(
+            conn,
+            {name: normalized[name].to_list() for name in normalized.columns},
+            NORMALIZER_VERSION,
+        )
+    total = normalized.height
+    with_country = normalized["country_code"].drop_nulls().len() if total else 0
+    with_quantity = normalized["quantity_value"].drop_nulls().len() if total else 0
+    joined = frame.select("id", "source", "quantity_text").join(normalized, on="id") if total else normalized
+    preview = joined.head(10).to_dicts() if total else []
+    yield dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": total,
+            "rows_updated": updated,
+            "normalizer_version": NORMALIZER_VERSION,
+            "by_source": counts_table(Counter(frame["source"].to_list()), "source"),
+            "units": counts_table(Counter(u or "(none)" for u in normalized["quantity_unit"].to_list()), "unit"),
+            "countries": counts_table(Counter(c or "(none)" for c in normalized["country_code"].to_list()), "country"),
+            "with_quantity": with_quantity,
+            "with_country": with_country,
+            "preview": markdown_table(
+                preview,
+                ["source", "title_clean", "quantity_text", "quantity_value", "quantity_unit", "country_code"],
+            ),
+        }
+    )
+    share = with_country / total if total else 1.0
+    yield dg.AssetCheckResult(
+        check_name=COUNTRY_CHECK,
+        passed=share >= MIN_COUNTRY_SHARE,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"share_with_country": round(share, 4), "rows": total},
+    )

@@ -1,0 +1,151 @@
+"""``rfq-pipeline``: the command line for operators, analysts and ``make``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date
+from urllib.parse import urlsplit, urlunsplit
+
+from rfq_pipeline.settings import Settings, SettingsError
+
+
+def _masked(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def _cmd_db(args: argparse.Namespace) -> int:
+    from rfq_pipeline.db import migrations
+    from rfq_pipeline.db.database import resolve_database_url
+
+    settings = Settings.from_env()
+    url = resolve_database_url(settings)
+    if args.db_command == "migrate":
+        applied = migrations.migrate(url, settings.migrations_dir)
+        if applied:
+            for migration in applied:
+                print(f"applied {migration.path.name}")
+        else:
+            print("database is up to date")
+    elif args.db_command == "status":
+        pending = migrations.pending(url, settings.migrations_dir)
+        print(f"database: {_masked(url)}")
+        print(f"pending migrations: {', '.join(m.path.name for m in pending) if pending else 'none'}")
+        return 1 if pending else 0
+    elif args.db_command == "url":
+        print(_masked(url))
+    return 0
+
+
+def _cmd_simulator(args: argparse.Namespace) -> int:
+    from rfq_pipeline.devtools.simulator import serve
+
+    serve(args.host, args.port, date.fromisoformat(args.today) if args.today else None)
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from rfq_pipeline.local_run import run_local
+
+    summary = run_local(date.fromisoformat(args.date) if args.date else None, use_simulator=not args.live)
+    print(summary.render())
+    return 0 if summary.success else 1
+
+
+def _cmd_dev(args: argparse.Namespace) -> int:
+    import os
+    import subprocess
+
+    from rfq_pipeline.db import migrations
+    from rfq_pipeline.db.database import resolve_database_url
+
+    simulator = None
+    if not args.live and not os.environ.get("RFQ_SIMULATOR_URL"):
+        from rfq_pipeline.devtools.simulator import start_simulator
+
+        simulator = start_simulator(port=args.simulator_port)
+        os.environ["RFQ_SIMULATOR_URL"] = simulator.url
+        print(f"marketplace simulator on {simulator.url}")
+    try:
+        settings = Settings.from_env()
+        migrations.migrate(resolve_database_url(settings), settings.migrations_dir)
+        # dagster dev's run processes inherit this environment, so they reach the same simulator and database.
+        return subprocess.call(["dagster", "dev", "-w", "workspace.yaml", "--port", str(args.port)])
+    finally:
+        if simulator is not None:
+            simulator.stop()
+
+
+def _cmd_sources(args: argparse.Namespace) -> int:
+    from rfq_pipeline.sources.registry import resolved_sources
+
+    for spec in resolved_sources(Settings.from_env()):
+        print(
+            json.dumps(
+                {
+                    "name": spec.name,
+                    "kind": spec.kind,
+                    "enabled": spec.enabled,
+                    "base_url": spec.base_url,
+                    "cadence": spec.cadence,
+                    "rate_per_minute": spec.rate_per_minute,
+                    "listings": list(spec.listings),
+                }
+            )
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    parser = argparse.ArgumentParser(prog="rfq-pipeline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="database: migrate, status, url")
+    db.add_argument("db_command", choices=["migrate", "status", "url"])
+    db.set_defaults(func=_cmd_db)
+
+    sim = sub.add_parser("simulator", help="run the marketplace simulator (development and tests)")
+    sim_sub = sim.add_subparsers(dest="simulator_command", required=True)
+    serve = sim_sub.add_parser("serve", help="serve the simulated marketplaces until interrupted")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--today", help="the simulated current day (YYYY-MM-DD, default: today UTC)")
+    serve.set_defaults(func=_cmd_simulator)
+
+    run = sub.add_parser("run", help="materialize the whole asset graph for one day and print a summary")
+    run.add_argument("--date", help="partition day (YYYY-MM-DD, default: today UTC)")
+    run.add_argument(
+        "--live", action="store_true", help="fetch from the configured sites instead of a local simulator"
+    )
+    run.set_defaults(func=_cmd_run)
+
+    dev = sub.add_parser("dev", help="run `dagster dev` on the embedded default with the simulator")
+    dev.add_argument("--port", type=int, default=3000, help="Dagster UI port")
+    dev.add_argument("--simulator-port", type=int, default=8765)
+    dev.add_argument("--live", action="store_true", help="use the configured sites instead of the simulator")
+    dev.set_defaults(func=_cmd_dev)
+
+    sources = sub.add_parser("sources", help="list the registered sources as JSON lines")
+    sources.set_defaults(func=_cmd_sources)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rfq-pipeline`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""SQL for the sources, raw pages and RFQs tables. Every write is idempotent (unique keys + ON CONFLICT).
+
+All SQL is written as whole literal statements so the schema parity test can prepare each one against the migrated
+database: a column the code uses but the schema lacks fails the test suite, not production.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from rfq_pipeline.sources.model import ParsedRfq
+
+UPSERT_SOURCE = """
+INSERT INTO sources (name, kind, base_url, cadence, enabled)
+VALUES (%(name)s, %(kind)s, %(base_url)s, %(cadence)s, %(enabled)s)
+ON CONFLICT (name) DO UPDATE SET
+    kind = EXCLUDED.kind,
+    base_url = EXCLUDED.base_url,
+    cadence = EXCLUDED.cadence,
+    enabled = EXCLUDED.enabled,
+    updated_at = now()
+WHERE (sources.kind, sources.base_url, sources.cadence, sources.enabled)
+      IS DISTINCT FROM (EXCLUDED.kind, EXCLUDED.base_url, EXCLUDED.cadence, EXCLUDED.enabled)
+"""
+
+RECORD_RAW_PAGE = """
+INSERT INTO raw_pages (source, url, page_kind, partition_date, content_sha256, object_key, byte_size, http_status,
+                       fetch_status, parse_status, error, first_fetched_at, last_fetched_at, run_id)
+VALUES (%(source)s, %(url)s, %(page_kind)s, %(partition_date)s, %(content_sha256)s, %(object_key)s, %(byte_size)s,
+        %(http_status)s, %(fetch_status)s, %(parse_status)s, %(error)s, %(fetched_at)s, %(fetched_at)s, %(run_id)s)
+ON CONFLICT ON CONSTRAINT raw_pages_source_url_content_key DO UPDATE SET
+    page_kind = EXCLUDED.page_kind,
+    partition_date = EXCLUDED.partition_date,
+    object_key = EXCLUDED.object_key,
+    byte_size = EXCLUDED.byte_size,
+    http_status = EXCLUDED.http_status,
+    fetch_status = EXCLUDED.fetch_status,
+    parse_status = EXCLUDED.parse_status,
+    error = EXCLUDED.error,
+    fetch_count = raw_pages.fetch_count + 1,
+    last_fetched_at = EXCLUDED.last_fetched_at,
+    run_id = EXCLUDED.run_id
+RETURNING id
+"""
+
+# The CTE reads the row as it was before this statement, so "changed" means the page says something new.
+# posted_at keeps its first value: relative dates ("3 hours before") are most precise when first seen, and an RFQ
+# must not hop between partitions as "N days ago" is re-read on later days.
+UPSERT_RFQ = """
+WITH previous AS (
+    SELECT content_sha256 FROM rfqs WHERE source = %(source)s AND external_id = %(external_id)s
+)
+INSERT INTO rfqs (source, external_id, canonical_url, title, description, posted_at, posted_text, quantity_text,
+                  buyer_name, buyer_company, country_raw, attributes, content_sha256, raw_page_id)
+VALUES (%(source)s, %(external_id)s, %(canonical_url)s, %(title)s, %(description)s, %(posted_at)s, %(posted_text)s,
+        %(quantity_text)s, %(buyer_name)s, %(buyer_company)s, %(country_raw)s, %(attributes)s, %(content_sha256)s,
+        %(raw_page_id)s)
+ON CONFLICT ON CONSTRAINT rfqs_source_external_id_key DO UPDATE SET
+    canonical_url = EXCLUDED.canonical_url,
+    title = EXCLUDED.title,
+    description = EXCLUDED.description,
+    posted_at = COALESCE(rfqs.posted_at, EXCLUDED.posted_at),
+    posted_text = EXCLUDED.posted_text,
+    quantity_text = EXCLUDED.quantity_text,
+    buyer_name = EXCLUDED.buyer_name,
+    buyer_company = EXCLUDED.buyer_company,
+    country_raw = EXCLUDED.country_raw,
+    attributes = EXCLUDED.attributes,
+    content_sha256 = EXCLUDED.content_sha256,
+    raw_page_id = EXCLUDED.raw_page_id,
+    last_seen_at = now(),
+    updated_at = CASE WHEN rfqs.content_sha256 = EXCLUDED.content_sha256 THEN rfqs.updated_at ELSE now() END,
+    normalized_at = CASE WHEN rfqs.content_sha256 = EXCLUDED.content_sha256 THEN rfqs.normalized_at END
+RETURNING id, (xmax = 0) AS inserted,
+          (SELECT content_sha256 FROM previous) IS DISTINCT FROM %(content_sha256)s AS changed
+"""
+
+RECORD_CRAWL = """
+INSERT INTO source_crawls (source, partition_date, run_id, started_at, pages_fetched, pages_failed, rfqs_seen,
+                           rfqs_new, rfqs_changed, status)
+VALUES (%(source)s, %(partition_date)s, %(run_id)s, %(started_at)s, %(pages_fetched)s, %(pages_failed)s,
+        %(rfqs_seen)s, %(rfqs_new)s, %(rfqs_changed)s, %(status)s)
+ON CONFLICT (source, partition_date, run_id) DO UPDATE SET
+    finished_at = now(),
+    pages_fetched = EXCLUDED.pages_fetched,
+    pages_failed = EXCLUDED.pages_failed,
+    rfqs_seen = EXCLUDED.rfqs_seen,
+    rfqs_new = EXCLUDED.rfqs_new,
+    rfqs_changed = EXCLUDED.rfqs_changed,
+    status = EXCLUDED.status
+"""
+
+SELECT_RFQS_POSTED_BETWEEN = """
+SELECT id, source, external_id, title, description, quantity_text, country_raw,
+       attributes ->> 'country_code' AS country_code_hint, posted_at, first_seen_at
+FROM rfqs
+WHERE COALESCE(posted_at, first_seen_at) >= %(start)s AND COALESCE(posted_at, first_seen_at) < %(end)s
+ORDER BY id
+"""
+
+UPDATE_NORMALIZED = """
+UPDATE rfqs AS r SET
+    quantity_value = n.quantity_value,
+    quantity_unit = n.quantity_unit,
+    country_code = n.country_code,
+    country_name = n.country_name,
+    posted_date = n.posted_date,
+    title_clean = n.title_clean,
+    normalized_at = now(),
+    normalizer_version = %(version)s
+FROM unnest(%(id)s::bigint[], %(quantity_value)s::numeric[], %(quantity_unit)s::text[], %(country_code)s::text[],
+            %(country_name)s::text[], %(posted_date)s::date[], %(title_clean)s::text[])
+     AS n(id, quantity_value, quantity_unit, country_code, country_name, posted_date, title_clean)
+WHERE r.id = n.id
+"""
+
+COUNT_RFQS_BY_SOURCE_FOR_DAY = """
+SELECT s.name AS source,
+       count(r.id) FILTER (WHERE r.posted_date = %(day)s OR (r.posted_date IS NULL
+           AND COALESCE(r.posted_at, r.first_seen_at) >= %(start)s
+           AND COALESCE(r.posted_at, r.first_seen_at) < %(end)s)) AS rfqs_on_day,
+       count(r.id) FILTER (WHERE r.posted_date = %(day)s AND r.normalized_at IS NOT NULL) AS normalized_on_day,
+       count(r.id) AS rfqs_total
+FROM sources AS s
+LEFT JOIN rfqs AS r ON r.source = s.name
+GROUP BY s.name
+ORDER BY s.name
+"""
+
+
+def upsert_source(conn: psycopg.Connection, *, name: str, kind: str, base_url: str, cadence: str, enabled: bool) -> None:
+    """Insert or refresh a source row from its spec."""
+    conn.execute(
+        UPSERT_SOURCE, {"name": name, "kind": kind, "base_url": base_url, "cadence": cadence, "enabled": enabled}
+    )
+
+
+def record_raw_page(conn: psycopg.Connection, row: dict[str, Any]) -> int:
+    """Index one fetched page (idempotent on source, URL and content hash) and return its id."""
+    found = conn.execute(RECORD_RAW_PAGE, row).fetchone()
+    assert found is not None
+    return int(found[0])
+
+
+def rfq_content_sha256(rfq: ParsedRfq) -> str:
+    """Hash of what a page says about an RFQ, excluding the fetch-time-relative posting text."""
+    payload = {
+        "canonical_url": rfq.canonical_url,
+        "title": rfq.title,
+        "description": rfq.description,
+        "quantity_text": rfq.quantity_text,
+        "buyer_name": rfq.buyer_name,
+        "buyer_company": rfq.buyer_company,
+        "country_raw": rfq.country_raw,
+        "attributes": rfq.attributes,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    """What an upsert did."""
+
+    seen: int
+    inserted: int
+    changed: int  # updated rows whose content differed (inserted rows not counted)
+
+
+def upsert_rfqs(conn: psycopg.Connection, rows: Iterable[tuple[ParsedRfq, int | None]]) -> UpsertCounts:
+    """Insert new RFQs and refresh known ones, keyed by (source, external_id)."""
+    seen = inserted = changed = 0
+    with conn.cursor() as cur:
+        for rfq, raw_page_id in rows:
+            attributes = dict(rfq.attributes)
+            if rfq.country_code:
+                attributes["country_code"] = rfq.country_code
+            cur.execute(
+                UPSERT_RFQ,
+                {
+                    "source": rfq.source,
+                    "external_id": rfq.external_id,
+                    "canonical_url": rfq.canonical_url,
+                    "title": rfq.title,
+                    "description": rfq.description,
+                    "posted_at": rfq.posted_at,
+                    "posted_text": rfq.posted_text,
+                    "quantity_text": rfq.quantity_text,
+                    "buyer_name": rfq.buyer_name,
+                    "buyer_company": rfq.buyer_company,
+                    "country_raw": rfq.country_raw,
+                    "attributes": Jsonb(attributes),
+                    "content_sha256": rfq_content_sha256(rfq),
+                    "raw_page_id": raw_page_id,
+                },
+            )
+            row = cur.fetchone()
+            assert row is not None
+            seen += 1
+            if row[1]:
+                inserted += 1
+            elif row[2]:
+                changed += 1
+    return UpsertCounts(seen=seen, inserted=inserted, changed=changed)
+
+
+def record_crawl(conn: psycopg.Connection, row: dict[str, Any]) -> None:
+    """Record the outcome of one crawl of a source partition."""
+    conn.execute(RECORD_CRAWL, row)
+
+
+def rfqs_posted_between(conn: psycopg.Connection, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """RFQs (all sources) whose posting time, or first sighting when undated, falls in ``[start, end)``."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(SELECT_RFQS_POSTED_BETWEEN, {"start": start, "end": end})
+        return list(cur.fetchall())
+
+
+def update_normalized(conn: psycopg.Connection, columns: dict[str, Sequence[Any]], version: str) -> int:
+    """Write the normalization stage's columns for many RFQs in one statement; returns rows updated."""
+    params = dict(columns)
+    params["version"] = version
+    cur = conn.execute(UPDATE_NORMALIZED, params)
+    return cur.rowcount
+
+
+def counts_for_day(conn: psycopg.Connection, day: date, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Per source: RFQs posted on ``day``, how many of them are normalized, and the all-time total."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(COUNT_RFQS_BY_SOURCE_FOR_DAY, {"day": day, "start": start, "end": end})
+        return list(cur.fetchall())

@@ -1,0 +1,166 @@
+"""The one settings object, read from the environment.
+
+Everything configurable lives here so that the embedded default (no variables set) and production (RDS, S3, API
+keys) differ only in environment variables. Secrets are held but never printed: ``repr`` masks them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+# Object-store roles. Each maps to its own bucket in production and to a sub-directory locally.
+BUCKET_ROLES = ("raw_pages", "raw_mime", "uploads", "exports", "quote_pdfs")
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting has a value the project cannot use; the message names the variable."""
+
+
+def _env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name}={raw!r} is not a boolean (use true/false)")
+
+
+def _env_float(env: Mapping[str, str], name: str) -> float | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a number") from exc
+
+
+def _env_int(env: Mapping[str, str], name: str) -> int | None:
+    value = _env_float(env, name)
+    if value is None:
+        return None
+    if value != int(value):
+        raise SettingsError(f"{name}={value!r} is not an integer")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class SourceOverride:
+    """Per-source settings from ``RFQ_SOURCE_<NAME>_*`` variables; ``None`` means "use the spec's value"."""
+
+    base_url: str | None = None
+    enabled: bool | None = None
+    rate_per_minute: float | None = None
+    max_pages: int | None = None
+    listings: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed view of the environment. Build it with :meth:`from_env`."""
+
+    data_dir: Path
+    database_url: str | None = field(default=None, repr=False)  # may embed a password
+    migrations_dir: Path = _REPO_ROOT / "sql"
+    partitions_start: date = date(2025, 1, 1)
+    buckets: Mapping[str, str] = field(default_factory=dict)  # role -> S3 bucket; missing role = local directory
+    aws_region: str | None = None
+    aws_endpoint_url: str | None = None
+    anthropic_api_key: str | None = field(default=None, repr=False)
+    simulator_url: str | None = None
+    http_timeouts: tuple[float, ...] = (30.0, 60.0, 120.0)
+    http_impersonate: str = "chrome"
+    source_overrides: Mapping[str, SourceOverride] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from ``env`` (default: ``os.environ``), validating as it goes."""
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("RFQ_DATA_DIR") or ".rfq").expanduser().resolve()
+
+        start_raw = env.get("RFQ_PARTITIONS_START", "").strip()
+        try:
+            partitions_start = date.fromisoformat(start_raw) if start_raw else date(2025, 1, 1)
+        except ValueError as exc:
+            raise SettingsError(f"RFQ_PARTITIONS_START={start_raw!r} is not a date (YYYY-MM-DD)") from exc
+
+        buckets = {
+            role: env[f"RFQ_S3_BUCKET_{role.upper()}"].strip()
+            for role in BUCKET_ROLES
+            if env.get(f"RFQ_S3_BUCKET_{role.upper()}", "").strip()
+        }
+
+        timeouts_raw = env.get("RFQ_HTTP_TIMEOUTS", "").strip()
+        try:
+            timeouts = tuple(float(t) for t in timeouts_raw.split(",")) if timeouts_raw else (30.0, 60.0, 120.0)
+        except ValueError as exc:
+            raise SettingsError(f"RFQ_HTTP_TIMEOUTS={timeouts_raw!r} must be comma-separated seconds") from exc
+
+        return cls(
+            data_dir=data_dir,
+            database_url=(env.get("DATABASE_URL") or "").strip() or None,
+            migrations_dir=Path(env.get("RFQ_MIGRATIONS_DIR") or _REPO_ROOT / "sql").resolve(),
+            partitions_start=partitions_start,
+            buckets=buckets,
+            aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            anthropic_api_key=env.get("ANTHROPIC_API_KEY") or None,
+            simulator_url=(env.get("RFQ_SIMULATOR_URL") or "").rstrip("/") or None,
+            http_timeouts=timeouts,
+            http_impersonate=env.get("RFQ_HTTP_IMPERSONATE") or "chrome",
+            source_overrides=_source_overrides(env),
+        )
+
+    def source_override(self, source: str) -> SourceOverride:
+        """The overrides for ``source`` (all ``None`` when nothing is set)."""
+        return self.source_overrides.get(source, SourceOverride())
+
+    def bucket_for(self, role: str) -> str | None:
+        """The S3 bucket configured for an object-store role, or ``None`` for the local directory."""
+        if role not in BUCKET_ROLES:
+            raise SettingsError(f"unknown object-store role {role!r}; expected one of {BUCKET_ROLES}")
+        return self.buckets.get(role)
+
+    @property
+    def embedded_pgdata(self) -> Path:
+        """Where the embedded PostgreSQL keeps its data when no ``DATABASE_URL`` is set."""
+        return self.data_dir / "pg"
+
+    @property
+    def local_objects_dir(self) -> Path:
+        """Root of the local object store used in place of S3."""
+        return self.data_dir / "objects"
+
+
+def _source_overrides(env: Mapping[str, str]) -> dict[str, SourceOverride]:
+    prefix = "RFQ_SOURCE_"
+    suffixes = ("BASE_URL", "ENABLED", "RATE_PER_MINUTE", "MAX_PAGES", "LISTINGS")
+    names = {
+        key[len(prefix) : -len(suffix) - 1]
+        for key in env
+        if key.startswith(prefix)
+        for suffix in suffixes
+        if key.endswith("_" + suffix)
+    }
+    overrides: dict[str, SourceOverride] = {}
+    for upper in names:
+        base = f"{prefix}{upper}_"
+        enabled = env.get(base + "ENABLED")
+        listings = env.get(base + "LISTINGS")
+        overrides[upper.lower()] = SourceOverride(
+            base_url=(env.get(base + "BASE_URL") or "").rstrip("/") or None,
+            enabled=None if enabled is None else _env_bool(env, base + "ENABLED", True),
+            rate_per_minute=_env_float(env, base + "RATE_PER_MINUTE"),
+            max_pages=_env_int(env, base + "MAX_PAGES"),
+            listings=tuple(p.strip() for p in listings.split(",") if p.strip()) if listings else None,
+        )
+    return overrides

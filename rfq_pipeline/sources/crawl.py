@@ -1,0 +1,151 @@
+"""Walks a source's listings back through a posting-date window and parses what it finds.
+
+Listings are newest first, so a partition (one UTC day) is collected by paging until a page's oldest entry is older
+than the window's start; backfilling an old day simply pages deeper. Every fetched page, good or bad, is handed to a
+:class:`PageSink` (which archives the bytes and indexes the fetch) before anything else happens to it, so no fetch
+goes unrecorded and a page that cannot be parsed becomes a recorded failure, never rows of garbage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+from rfq_pipeline.fetch.http_client import FetchResponse, HttpClient
+from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
+from rfq_pipeline.sources.registry import SourceSpec, posted_in_window
+
+PageKind = Literal["list", "detail"]
+ParseStatus = Literal["ok", "failed", "skipped"]
+
+
+class PageSink(Protocol):
+    """Records a fetched page; returns an id that the RFQs parsed from it will reference."""
+
+    def record(
+        self, *, page_kind: PageKind, response: FetchResponse, parse_status: ParseStatus, error: str | None
+    ) -> int | None:
+        """Archive and index one fetch."""
+        ...
+
+
+@dataclass(frozen=True)
+class PageFailure:
+    """A page that did not yield entries, and why."""
+
+    url: str
+    page_kind: PageKind
+    reason: str  # fetch outcome (timeout, http_error, challenge, ...) or parse error kind (truncated, layout_drift)
+    detail: str
+
+
+@dataclass(frozen=True)
+class FoundRfq:
+    """A parsed RFQ and the raw page it came from."""
+
+    rfq: ParsedRfq
+    raw_page_id: int | None
+
+
+@dataclass
+class CrawlResult:
+    """Everything one crawl of one window produced."""
+
+    found: list[FoundRfq] = field(default_factory=list)
+    pages_fetched: int = 0
+    failures: list[PageFailure] = field(default_factory=list)
+    stop_reasons: dict[str, str] = field(default_factory=dict)  # listing -> why paging stopped
+
+    @property
+    def pages_failed(self) -> int:
+        """Pages that produced no entries because of a fetch or parse failure."""
+        return len(self.failures)
+
+
+def crawl_window(
+    spec: SourceSpec, client: HttpClient, sink: PageSink, start: datetime, end: datetime
+) -> CrawlResult:
+    """Collect the entries of ``spec`` posted in ``[start, end)`` (UTC), fetching detail pages where the source has them.
+
+    An entry listed under several listings is returned once.
+    """
+    result = CrawlResult()
+    seen: set[str] = set()
+    for listing in spec.listings:
+        result.stop_reasons[listing] = _crawl_listing(spec, client, sink, listing, start, end, result, seen)
+    return result
+
+
+def _crawl_listing(
+    spec: SourceSpec,
+    client: HttpClient,
+    sink: PageSink,
+    listing: str,
+    start: datetime,
+    end: datetime,
+    result: CrawlResult,
+    seen: set[str],
+) -> str:
+    for page_no in range(1, spec.max_pages + 1):
+        url = spec.list_url(listing, page_no)
+        response = client.get(url)
+        result.pages_fetched += 1
+        page, page_id = _parse_list_page(spec, sink, response, result)
+        if page is None:
+            return f"failed on page {page_no}"
+        for entry in page.entries:
+            if entry.external_id in seen or not posted_in_window(entry, start, end):
+                continue
+            seen.add(entry.external_id)
+            result.found.append(_with_detail(spec, client, sink, entry, page_id, result))
+        dated = [e.posted_at for e in page.entries if e.posted_at is not None]
+        if dated and min(dated) < start:
+            return f"passed the window start on page {page_no}"
+        if not page.has_next:
+            return f"last page ({page_no})"
+    return f"reached max_pages ({spec.max_pages})"
+
+
+def _parse_list_page(
+    spec: SourceSpec, sink: PageSink, response: FetchResponse, result: CrawlResult
+) -> tuple[ListPage | None, int | None]:
+    if not response.ok:
+        sink.record(page_kind="list", response=response, parse_status="skipped", error=response.error)
+        result.failures.append(PageFailure(response.url, "list", response.outcome, response.error or ""))
+        return None, None
+    try:
+        page = spec.parse_list(response.text, fetched_at=response.fetched_at)
+    except PageParseError as exc:
+        sink.record(page_kind="list", response=response, parse_status="failed", error=str(exc))
+        result.failures.append(PageFailure(response.url, "list", exc.kind, str(exc)))
+        return None, None
+    page_id = sink.record(page_kind="list", response=response, parse_status="ok", error=None)
+    return page, page_id
+
+
+def _with_detail(
+    spec: SourceSpec,
+    client: HttpClient,
+    sink: PageSink,
+    entry: ParsedRfq,
+    list_page_id: int | None,
+    result: CrawlResult,
+) -> FoundRfq:
+    """Enrich an entry from its detail page; on any failure keep the listing's version and record why."""
+    if spec.parse_detail is None or not entry.detail_path:
+        return FoundRfq(entry, list_page_id)
+    response = client.get(spec.absolute(entry.detail_path))
+    result.pages_fetched += 1
+    if not response.ok:
+        sink.record(page_kind="detail", response=response, parse_status="skipped", error=response.error)
+        result.failures.append(PageFailure(response.url, "detail", response.outcome, response.error or ""))
+        return FoundRfq(entry, list_page_id)
+    try:
+        detailed = spec.parse_detail(response.text, entry)
+    except PageParseError as exc:
+        sink.record(page_kind="detail", response=response, parse_status="failed", error=str(exc))
+        result.failures.append(PageFailure(response.url, "detail", exc.kind, str(exc)))
+        return FoundRfq(entry, list_page_id)
+    page_id = sink.record(page_kind="detail", response=response, parse_status="ok", error=None)
+    return FoundRfq(detailed, page_id)

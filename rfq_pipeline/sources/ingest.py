@@ -1,0 +1,130 @@
+"""Collects one source's partition end to end: crawl, archive raw pages, upsert RFQs, record the crawl.
+
+The Dagster asset of every source is a thin wrapper around :func:`ingest_partition`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from rfq_pipeline.db import repository
+from rfq_pipeline.db.database import Database
+from rfq_pipeline.fetch.http_client import FetchResponse, HttpClient
+from rfq_pipeline.sources.crawl import CrawlResult, PageKind, ParseStatus, crawl_window
+from rfq_pipeline.sources.registry import SourceSpec
+from rfq_pipeline.store.object_store import ObjectStore
+
+
+def day_window(day: date) -> tuple[datetime, datetime]:
+    """The UTC posting-date window ``[day 00:00, day+1 00:00)`` of a daily partition."""
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def raw_page_key(source: str, day: date, sha256: str) -> str:
+    """Object key of an archived page: ``raw/<source>/<date>/<sha256>.html.gz``."""
+    return f"raw/{source}/{day.isoformat()}/{sha256}.html.gz"
+
+
+class RawPageArchive:
+    """A :class:`~rfq_pipeline.sources.crawl.PageSink` that gzips page bytes into the object store and indexes them.
+
+    Bytes are written before the index row, so an indexed page always has its object; identical bytes map to the
+    same key, so re-crawling does not duplicate the archive.
+    """
+
+    def __init__(self, db: Database, store: ObjectStore, source: str, day: date, run_id: str) -> None:
+        self.db = db
+        self.store = store
+        self.source = source
+        self.day = day
+        self.run_id = run_id
+
+    def record(
+        self, *, page_kind: PageKind, response: FetchResponse, parse_status: ParseStatus, error: str | None
+    ) -> int | None:
+        """Archive the body (if any) and upsert its ``raw_pages`` row."""
+        sha256 = object_key = None
+        if response.body:
+            sha256 = hashlib.sha256(response.body).hexdigest()
+            object_key = raw_page_key(self.source, self.day, sha256)
+            if not self.store.exists(object_key):
+                # mtime=0 keeps the gzip bytes a pure function of the page, so identical pages are identical objects
+                self.store.put(object_key, gzip.compress(response.body, mtime=0), content_type="application/gzip")
+        with self.db.connection() as conn:
+            return repository.record_raw_page(
+                conn,
+                {
+                    "source": self.source,
+                    "url": response.url,
+                    "page_kind": page_kind,
+                    "partition_date": self.day,
+                    "content_sha256": sha256,
+                    "object_key": object_key,
+                    "byte_size": len(response.body) if response.body else None,
+                    "http_status": response.status,
+                    "fetch_status": response.outcome,
+                    "parse_status": parse_status,
+                    "error": error,
+                    "fetched_at": response.fetched_at,
+                    "run_id": self.run_id,
+                },
+            )
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What ingesting one partition of one source did."""
+
+    source: str
+    day: date
+    crawl: CrawlResult
+    counts: repository.UpsertCounts
+
+    @property
+    def status(self) -> str:
+        """``ok``, ``partial`` (some pages failed) or ``failed`` (pages failed and nothing was found)."""
+        if not self.crawl.failures:
+            return "ok"
+        return "partial" if self.crawl.found else "failed"
+
+
+def register_sources(db: Database, specs: list[SourceSpec]) -> None:
+    """Make sure every source has its row (the raw pages and RFQs reference it)."""
+    with db.connection() as conn:
+        for spec in specs:
+            repository.upsert_source(
+                conn, name=spec.name, kind=spec.kind, base_url=spec.base_url, cadence=spec.cadence, enabled=spec.enabled
+            )
+
+
+def ingest_partition(
+    spec: SourceSpec, day: date, *, db: Database, store: ObjectStore, client: HttpClient, run_id: str
+) -> IngestReport:
+    """Crawl ``spec`` for RFQs posted on ``day`` (UTC) and store them idempotently."""
+    started_at = datetime.now(UTC)
+    register_sources(db, [spec])
+    start, end = day_window(day)
+    crawl = crawl_window(spec, client, RawPageArchive(db, store, spec.name, day, run_id), start, end)
+    with db.connection() as conn:
+        counts = repository.upsert_rfqs(conn, ((found.rfq, found.raw_page_id) for found in crawl.found))
+        report = IngestReport(spec.name, day, crawl, counts)
+        repository.record_crawl(
+            conn,
+            {
+                "source": spec.name,
+                "partition_date": day,
+                "run_id": run_id,
+                "started_at": started_at,
+                "pages_fetched": crawl.pages_fetched,
+                "pages_failed": crawl.pages_failed,
+                "rfqs_seen": counts.seen,
+                "rfqs_new": counts.inserted,
+                "rfqs_changed": counts.changed,
+                "status": report.status,
+            },
+        )
+    return report

@@ -1,0 +1,56 @@
+"""Plain data types shared by every source parser and the crawler.
+
+Parsers are pure functions from HTML (or JSON) text to these records; they never fetch, never touch the database and
+never import Dagster, so they are tested directly on saved real pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class PageParseError(ValueError):
+    """A page that cannot be trusted: layout drift, truncation or an anti-bot page.
+
+    ``kind`` is a short machine-readable reason (``layout_drift``, ``truncated``, ``challenge``, ``empty``) recorded
+    as a failed check on the raw page instead of producing garbage rows.
+    """
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class ParsedRfq:
+    """One buyer request as a marketplace shows it, before normalization.
+
+    Raw text fields keep what the page said (``quantity_text``, ``country_raw``, ``posted_text``) so that the
+    normalization stage can be improved and re-run without re-fetching.
+    """
+
+    source: str
+    external_id: str
+    canonical_url: str
+    title: str
+    posted_at: datetime | None  # timezone-aware UTC; None when the page gives no usable date
+    posted_text: str = ""
+    description: str = ""
+    quantity_text: str = ""
+    buyer_name: str = ""
+    buyer_company: str = ""
+    country_raw: str = ""
+    country_code: str = ""  # ISO 3166-1 alpha-2 when the page states it (Alibaba's countrySimple)
+    detail_path: str = ""  # path (relative to the source base URL) of a detail page worth fetching, if any
+    attributes: dict[str, Any] = field(default_factory=dict)  # source-specific extras (quotes left, flags, terms)
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """What one listing page yielded: its entries (newest first) and whether a next page exists."""
+
+    entries: list[ParsedRfq]
+    has_next: bool
+    total_pages: int | None = None

@@ -1,0 +1,92 @@
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from rfq_pipeline.settings import Settings, SettingsError
+from rfq_pipeline.sources.registry import SOURCES, resolve
+
+
+def test_defaults_need_no_configuration(tmp_path: Path) -> None:
+    settings = Settings.from_env({})
+    assert settings.database_url is None
+    assert settings.data_dir == Path(".rfq").resolve()
+    assert settings.embedded_pgdata == settings.data_dir / "pg"
+    assert settings.bucket_for("raw_pages") is None
+    assert settings.http_timeouts == (30.0, 60.0, 120.0)
+    assert settings.partitions_start == date(2025, 1, 1)
+
+
+def test_database_url_is_used_exactly_as_given() -> None:
+    # The predecessor forced SSL in code and broke local development; sslmode must come from the URL alone.
+    for url in (
+        "postgresql://rfq:secret@localhost:5432/rfq",
+        "postgresql://rfq:secret@db.example.internal:5432/rfq?sslmode=disable",
+        "postgresql://rfq:secret@aurora.example.internal:5432/rfq?sslmode=verify-full&sslrootcert=/ca.pem",
+    ):
+        assert Settings.from_env({"DATABASE_URL": url}).database_url == url
+
+
+def test_secrets_are_not_in_repr() -> None:
+    settings = Settings.from_env(
+        {"DATABASE_URL": "postgresql://rfq:hunter2@db/rfq", "ANTHROPIC_API_KEY": "sk-ant-very-secret"}
+    )
+    text = repr(settings)
+    assert "hunter2" not in text
+    assert "sk-ant-very-secret" not in text
+
+
+def test_buckets_and_aws() -> None:
+    settings = Settings.from_env(
+        {
+            "RFQ_S3_BUCKET_RAW_PAGES": "acme-raw",
+            "RFQ_S3_BUCKET_EXPORTS": "acme-exports",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:5000",
+            "AWS_DEFAULT_REGION": "ap-northeast-2",
+        }
+    )
+    assert settings.bucket_for("raw_pages") == "acme-raw"
+    assert settings.bucket_for("exports") == "acme-exports"
+    assert settings.bucket_for("uploads") is None
+    assert settings.aws_endpoint_url == "http://127.0.0.1:5000"
+    assert settings.aws_region == "ap-northeast-2"
+    with pytest.raises(SettingsError):
+        settings.bucket_for("nonsense")
+
+
+def test_per_source_overrides_apply_to_the_spec() -> None:
+    settings = Settings.from_env(
+        {
+            "RFQ_SIMULATOR_URL": "http://127.0.0.1:9999/",
+            "RFQ_SOURCE_GO4WORLDBUSINESS_ENABLED": "false",
+            "RFQ_SOURCE_GO4WORLDBUSINESS_MAX_PAGES": "3",
+            "RFQ_SOURCE_GO4WORLDBUSINESS_LISTINGS": "/buyers/Cosmetics?region=worldwide&pg_buyers={page}",
+            "RFQ_SOURCE_ALIBABA_RFQ_BASE_URL": "https://mirror.example.com",
+            "RFQ_SOURCE_ALIBABA_RFQ_RATE_PER_MINUTE": "4.5",
+        }
+    )
+    go4w = resolve(SOURCES["go4worldbusiness"], settings)
+    assert go4w.base_url == "http://127.0.0.1:9999/go4worldbusiness"
+    assert go4w.enabled is False
+    assert go4w.max_pages == 3
+    assert go4w.list_url(go4w.listings[0], 2) == (
+        "http://127.0.0.1:9999/go4worldbusiness/buyers/Cosmetics?region=worldwide&pg_buyers=2"
+    )
+    alibaba = resolve(SOURCES["alibaba_rfq"], settings)
+    assert alibaba.base_url == "https://mirror.example.com"  # an explicit base URL beats the simulator
+    assert alibaba.rate_per_minute == 4.5
+    assert resolve(SOURCES["alibaba_rfq"], Settings.from_env({})).base_url == "https://sourcing.alibaba.com"
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({"RFQ_PARTITIONS_START": "yesterday"}, "RFQ_PARTITIONS_START"),
+        ({"RFQ_HTTP_TIMEOUTS": "30,soon"}, "RFQ_HTTP_TIMEOUTS"),
+        ({"RFQ_SOURCE_EC21_ENABLED": "maybe"}, "RFQ_SOURCE_EC21_ENABLED"),
+        ({"RFQ_SOURCE_EC21_MAX_PAGES": "2.5"}, "RFQ_SOURCE_EC21_MAX_PAGES"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], fragment: str) -> None:
+    with pytest.raises(SettingsError, match=fragment):
+        Settings.from_env(env)
