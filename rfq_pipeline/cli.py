@@ -121,9 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="materialize the whole asset graph for one day and print a summary")
     run.add_argument("--date", help="partition day (YYYY-MM-DD, default: today UTC)")
-    run.add_argument(
-        "--live", action="store_true", help="fetch from the configured sites instead of a local simulator"
-    )
+    run.add_argument("--live", action="store_true", help="fetch from the configured sites instead of a local simulator")
     run.set_defaults(func=_cmd_run)
 
     dev = sub.add_parser("dev", help="run `dagster dev` on the embedded default with the simulator")

@@ -6,7 +6,6 @@ import dagster as dg
 
 from rfq_pipeline.assets.rfqs import rfqs_normalized
 from rfq_pipeline.assets.sources import source_assets
-from rfq_pipeline.partitions import daily_partitions
 from rfq_pipeline.resources import HttpClientResource, ObjectStoreResource, PostgresResource
 
 all_assets = [*source_assets, rfqs_normalized]
@@ -14,7 +13,6 @@ all_assets = [*source_assets, rfqs_normalized]
 daily_rfq_job = dg.define_asset_job(
     "daily_rfq_job",
     selection=dg.AssetSelection.assets(*all_assets),
-    partitions_def=daily_partitions,
     description="Collect every source for one posting day and normalize the result.",
 )
 

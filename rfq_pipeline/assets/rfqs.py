@@ -1,7 +1,5 @@
 """The ``rfqs/normalized`` stage: one posting-day of RFQs from every source, cleaned with polars."""
 
-from __future__ import annotations
-
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
@@ -57,9 +55,7 @@ def rfqs_normalized(
     start, end = day_window(day)
     with postgres.db.connection() as conn:
         rows = repository.rfqs_posted_between(conn, start, end)
-        frame = pl.DataFrame(
-            [{k: row[k] for k in _INPUT_SCHEMA} for row in rows], schema=_INPUT_SCHEMA, orient="row"
-        )
+        frame = pl.DataFrame([{k: row[k] for k in _INPUT_SCHEMA} for row in rows], schema=_INPUT_SCHEMA, orient="row")
         normalized = normalize_rfqs(frame)
         updated = repository.update_normalized(
             conn,

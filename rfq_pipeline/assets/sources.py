@@ -1,7 +1,5 @@
 """One partitioned asset per source, built from the registry by :func:`build_source_asset`."""
 
-from __future__ import annotations
-
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date

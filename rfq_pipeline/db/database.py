@@ -7,7 +7,7 @@ local development by forcing SSL in code. Without it, the embedded server under 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -27,10 +27,8 @@ def _configure(conn: psycopg.Connection) -> None:
     # pgvector's adapters need the extension's types, which exist only after the first migration.
     from pgvector.psycopg import register_vector
 
-    try:
+    with suppress(psycopg.ProgrammingError):
         register_vector(conn)
-    except psycopg.ProgrammingError:
-        pass
     conn.commit()
 
 

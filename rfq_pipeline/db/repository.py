@@ -137,7 +137,9 @@ ORDER BY s.name
 """
 
 
-def upsert_source(conn: psycopg.Connection, *, name: str, kind: str, base_url: str, cadence: str, enabled: bool) -> None:
+def upsert_source(
+    conn: psycopg.Connection, *, name: str, kind: str, base_url: str, cadence: str, enabled: bool
+) -> None:
     """Insert or refresh a source row from its spec."""
     conn.execute(
         UPSERT_SOURCE, {"name": name, "kind": kind, "base_url": base_url, "cadence": cadence, "enabled": enabled}

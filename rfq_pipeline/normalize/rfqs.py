@@ -32,17 +32,46 @@ _UNIT_ALIASES: Mapping[str, str] = {
     **dict.fromkeys(["barrel", "barrels", "barrel/barrels", "bbl"], "barrel"),
     **dict.fromkeys(["kilogram", "kilograms", "kilogram/kilograms", "kg", "kgs", "kilo", "kilos"], "kilogram"),
     **dict.fromkeys(["gram", "grams", "gram/grams", "g", "gm", "gms"], "gram"),
-    **dict.fromkeys(["metric ton", "metric tons", "metric ton/metric tons", "mt", "mts", "tonne", "tonnes"], "metric_ton"),
+    **dict.fromkeys(
+        ["metric ton", "metric tons", "metric ton/metric tons", "mt", "mts", "tonne", "tonnes"], "metric_ton"
+    ),
     **dict.fromkeys(["ton", "tons", "ton/tons"], "ton"),
     **dict.fromkeys(["liter", "liters", "litre", "litres", "liter/liters", "l", "ltr", "ltrs"], "liter"),
     **dict.fromkeys(["milliliter", "milliliters", "ml"], "milliliter"),
     **dict.fromkeys(["meter", "meters", "metre", "metres", "meter/meters", "m"], "meter"),
     **dict.fromkeys(["square meter", "square meters", "square meter/square meters", "sqm", "m2"], "square_meter"),
     **dict.fromkeys(["acre", "acres", "acre/acres"], "acre"),
-    **dict.fromkeys(["twenty-foot container", "twenty-foot containers", "20ft container", "20' fcl", "20ft",
-                     "20 ft container", "20' container", "20fcl", "20' fcls", "x20' fcl"], "container_20ft"),
-    **dict.fromkeys(["forty-foot container", "forty-foot containers", "40ft container", "40' fcl", "40ft",
-                     "40 ft container", "40' container", "40fcl", "40hc", "40' hc", "x40' fcl"], "container_40ft"),
+    **dict.fromkeys(
+        [
+            "twenty-foot container",
+            "twenty-foot containers",
+            "20ft container",
+            "20' fcl",
+            "20ft",
+            "20 ft container",
+            "20' container",
+            "20fcl",
+            "20' fcls",
+            "x20' fcl",
+        ],
+        "container_20ft",
+    ),
+    **dict.fromkeys(
+        [
+            "forty-foot container",
+            "forty-foot containers",
+            "40ft container",
+            "40' fcl",
+            "40ft",
+            "40 ft container",
+            "40' container",
+            "40fcl",
+            "40hc",
+            "40' hc",
+            "x40' fcl",
+        ],
+        "container_40ft",
+    ),
     **dict.fromkeys(["container", "containers", "fcl", "fcls"], "container"),
 }
 
@@ -50,13 +79,46 @@ _QUANTITY = re.compile(r"(?P<number>\d[\d,]*(?:\.\d+)?)\s*(?P<unit>.*)", re.S)
 _CONTAINER = re.compile(r"(?P<count>\d+)\s*[x×*]\s*(?P<size>20|40)\s*(?:'|ft|feet|foot)?\s*(?:hc|fcl|container)?", re.I)
 
 _COUNTRY_ALIASES: Mapping[str, str] = {
-    "uae": "AE", "u.a.e": "AE", "dubai": "AE", "usa": "US", "u.s.a": "US", "united states of america": "US",
-    "america": "US", "uk": "GB", "u.k": "GB", "england": "GB", "great britain": "GB", "korea": "KR",
-    "south korea": "KR", "republic of korea": "KR", "russia": "RU", "turkey": "TR", "turkiye": "TR",
-    "vietnam": "VN", "viet nam": "VN", "iran": "IR", "taiwan": "TW", "hong kong": "HK", "macau": "MO",
-    "laos": "LA", "syria": "SY", "tanzania": "TZ", "bolivia": "BO", "venezuela": "VE", "moldova": "MD",
-    "czech republic": "CZ", "ivory coast": "CI", "cote d'ivoire": "CI", "drc": "CD", "congo, dr": "CD",
-    "palestine": "PS", "brunei": "BN", "cape verde": "CV", "swaziland": "SZ", "burma": "MM", "ksa": "SA",
+    "uae": "AE",
+    "u.a.e": "AE",
+    "dubai": "AE",
+    "usa": "US",
+    "u.s.a": "US",
+    "united states of america": "US",
+    "america": "US",
+    "uk": "GB",
+    "u.k": "GB",
+    "england": "GB",
+    "great britain": "GB",
+    "korea": "KR",
+    "south korea": "KR",
+    "republic of korea": "KR",
+    "russia": "RU",
+    "turkey": "TR",
+    "turkiye": "TR",
+    "vietnam": "VN",
+    "viet nam": "VN",
+    "iran": "IR",
+    "taiwan": "TW",
+    "hong kong": "HK",
+    "macau": "MO",
+    "laos": "LA",
+    "syria": "SY",
+    "tanzania": "TZ",
+    "bolivia": "BO",
+    "venezuela": "VE",
+    "moldova": "MD",
+    "czech republic": "CZ",
+    "ivory coast": "CI",
+    "cote d'ivoire": "CI",
+    "drc": "CD",
+    "congo, dr": "CD",
+    "palestine": "PS",
+    "brunei": "BN",
+    "cape verde": "CV",
+    "swaziland": "SZ",
+    "burma": "MM",
+    "ksa": "SA",
 }
 
 
@@ -171,17 +233,18 @@ def normalize_rfqs(frame: pl.DataFrame) -> pl.DataFrame:
             pl.coalesce(
                 pl.col("country_code_hint").str.to_uppercase().str.strip_chars().replace("", None), code_from_text
             ).alias("country_code"),
-            pl.coalesce(pl.col("posted_at"), pl.col("first_seen_at")).dt.convert_time_zone("UTC").dt.date().alias(
-                "posted_date"
-            ),
+            pl.coalesce(pl.col("posted_at"), pl.col("first_seen_at"))
+            .dt.convert_time_zone("UTC")
+            .dt.date()
+            .alias("posted_date"),
             pl.col("title").map_elements(clean_title, return_dtype=pl.String, skip_nulls=True).alias("title_clean"),
         )
         .with_columns(
             pl.col("_quantity").struct.field("value").alias("quantity_value"),
             pl.col("_quantity").struct.field("unit").alias("quantity_unit"),
-            pl.col("country_code").map_elements(country_name, return_dtype=pl.String, skip_nulls=True).alias(
-                "country_name"
-            ),
+            pl.col("country_code")
+            .map_elements(country_name, return_dtype=pl.String, skip_nulls=True)
+            .alias("country_name"),
         )
         .select("id", "quantity_value", "quantity_unit", "country_code", "country_name", "posted_date", "title_clean")
         .collect()

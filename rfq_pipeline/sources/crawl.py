@@ -17,6 +17,7 @@ from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.registry import SourceSpec, posted_in_window
 
 PageKind = Literal["list", "detail"]
+FETCH_FAILURES = frozenset({"http_error", "timeout", "network_error", "challenge"})
 ParseStatus = Literal["ok", "failed", "skipped"]
 
 
@@ -38,6 +39,11 @@ class PageFailure:
     page_kind: PageKind
     reason: str  # fetch outcome (timeout, http_error, challenge, ...) or parse error kind (truncated, layout_drift)
     detail: str
+
+    @property
+    def is_fetch_failure(self) -> bool:
+        """True when the page never arrived (the site refused or failed), as opposed to arriving malformed."""
+        return self.reason in FETCH_FAILURES
 
 
 @dataclass(frozen=True)
@@ -63,10 +69,8 @@ class CrawlResult:
         return len(self.failures)
 
 
-def crawl_window(
-    spec: SourceSpec, client: HttpClient, sink: PageSink, start: datetime, end: datetime
-) -> CrawlResult:
-    """Collect the entries of ``spec`` posted in ``[start, end)`` (UTC), fetching detail pages where the source has them.
+def crawl_window(spec: SourceSpec, client: HttpClient, sink: PageSink, start: datetime, end: datetime) -> CrawlResult:
+    """Collect the entries of ``spec`` posted in ``[start, end)`` (UTC), with their detail pages where there are any.
 
     An entry listed under several listings is returned once.
     """
@@ -91,7 +95,7 @@ def _crawl_listing(
         url = spec.list_url(listing, page_no)
         response = client.get(url)
         result.pages_fetched += 1
-        page, page_id = _parse_list_page(spec, sink, response, result)
+        page, page_id = _parse_list_page(spec, sink, response, result, client=client)
         if page is None:
             return f"failed on page {page_no}"
         for entry in page.entries:
@@ -108,20 +112,32 @@ def _crawl_listing(
 
 
 def _parse_list_page(
-    spec: SourceSpec, sink: PageSink, response: FetchResponse, result: CrawlResult
+    spec: SourceSpec, sink: PageSink, response: FetchResponse, result: CrawlResult, *, client: HttpClient
 ) -> tuple[ListPage | None, int | None]:
+    page, page_id, error = _try_parse_list(spec, sink, response, result)
+    if error is not None and error.kind == "truncated":
+        # A cut-off page is usually a dropped connection rather than the site's answer: fetch it once more.
+        response = client.get(response.url)
+        result.pages_fetched += 1
+        page, page_id, error = _try_parse_list(spec, sink, response, result)
+    return page, page_id
+
+
+def _try_parse_list(
+    spec: SourceSpec, sink: PageSink, response: FetchResponse, result: CrawlResult
+) -> tuple[ListPage | None, int | None, PageParseError | None]:
     if not response.ok:
         sink.record(page_kind="list", response=response, parse_status="skipped", error=response.error)
         result.failures.append(PageFailure(response.url, "list", response.outcome, response.error or ""))
-        return None, None
+        return None, None, None
     try:
         page = spec.parse_list(response.text, fetched_at=response.fetched_at)
     except PageParseError as exc:
         sink.record(page_kind="list", response=response, parse_status="failed", error=str(exc))
         result.failures.append(PageFailure(response.url, "list", exc.kind, str(exc)))
-        return None, None
+        return None, None, exc
     page_id = sink.record(page_kind="list", response=response, parse_status="ok", error=None)
-    return page, page_id
+    return page, page_id, None
 
 
 def _with_detail(

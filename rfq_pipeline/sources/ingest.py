@@ -86,10 +86,13 @@ class IngestReport:
 
     @property
     def status(self) -> str:
-        """``ok``, ``partial`` (some pages failed) or ``failed`` (pages failed and nothing was found)."""
+        """``ok``; ``partial`` (some pages failed or arrived malformed); ``failed`` (the site could not be reached for
+        any page: nothing found and every failure was a fetch failure)."""
         if not self.crawl.failures:
             return "ok"
-        return "partial" if self.crawl.found else "failed"
+        if not self.crawl.found and all(f.is_fetch_failure for f in self.crawl.failures):
+            return "failed"
+        return "partial"
 
 
 def register_sources(db: Database, specs: list[SourceSpec]) -> None:

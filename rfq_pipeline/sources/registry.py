@@ -58,7 +58,14 @@ GO4WORLDBUSINESS = SourceSpec(
     # Category listings are the stable way in; which categories to watch is a setting (RFQ_SOURCE_..._LISTINGS).
     listings=tuple(
         f"/buyers/{category}?region=worldwide&pg_buyers={{page}}"
-        for category in ("Food-Flavors", "Float-Glass", "Frozen-Watermelon", "Peppermint", "Fresh-Clams", "Coconut-Milk")
+        for category in (
+            "Food-Flavors",
+            "Float-Glass",
+            "Frozen-Watermelon",
+            "Peppermint",
+            "Fresh-Clams",
+            "Coconut-Milk",
+        )
     ),
     detail_pattern="/buylead/view/<id>/wanted-:-<slug>.html",
     parse_list=go4worldbusiness.parse_list,

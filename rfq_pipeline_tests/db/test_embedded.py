@@ -39,7 +39,9 @@ def test_one_server_per_data_dir_shared_by_processes_and_stopped_by_the_last() -
         assert distance == 1.0
         # Two other processes join the running server instead of starting their own.
         for _ in range(2):
-            child = subprocess.run([sys.executable, "-c", _CHILD, str(pgdata)], capture_output=True, text=True, check=True)
+            child = subprocess.run(
+                [sys.executable, "-c", _CHILD, str(pgdata)], capture_output=True, text=True, check=True
+            )
             assert child.stdout.strip() == started
         assert _postmaster_pid(pgdata) is not None
         stop_embedded_server(pgdata)

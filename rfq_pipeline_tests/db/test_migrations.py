@@ -18,8 +18,18 @@ def _tables(url: str) -> set[str]:
 def test_migrate_applies_every_file_once_and_rerun_is_a_noop(fresh_database: str) -> None:
     applied = migrations.migrate(fresh_database, MIGRATIONS_DIR)
     assert [m.version for m in applied] == [m.version for m in migrations.discover(MIGRATIONS_DIR)]
-    assert {"sources", "raw_pages", "rfqs", "classifications", "rfq_embeddings", "dedup_clusters",
-            "dedup_cluster_members", "source_health", "source_crawls", "schema_migrations"} <= _tables(fresh_database)
+    assert {
+        "sources",
+        "raw_pages",
+        "rfqs",
+        "classifications",
+        "rfq_embeddings",
+        "dedup_clusters",
+        "dedup_cluster_members",
+        "source_health",
+        "source_crawls",
+        "schema_migrations",
+    } <= _tables(fresh_database)
     assert migrations.migrate(fresh_database, MIGRATIONS_DIR) == []
     assert migrations.pending(fresh_database, MIGRATIONS_DIR) == []
 
@@ -49,9 +59,11 @@ def test_concurrent_runners_apply_each_migration_once(fresh_database: str) -> No
 def test_failed_migration_rolls_back_and_is_not_recorded(fresh_database: str, tmp_path: Path) -> None:
     shutil.copy(MIGRATIONS_DIR / "001_initial_schema.sql", tmp_path)
     (tmp_path / "002_broken.sql").write_text(
-        "CREATE TABLE half_done (id int);\nALTER TABLE rfqs ADD COLUMN created_at timestamptz;\nSELECT no_such_function();\n"
+        "CREATE TABLE half_done (id int);\n"
+        "ALTER TABLE rfqs ADD COLUMN created_at timestamptz;\n"
+        "SELECT no_such_function();\n"
     )
-    with pytest.raises(migrations.MigrationError, match="002_broken.sql failed"):
+    with pytest.raises(migrations.MigrationError, match=r"002_broken\.sql failed"):
         migrations.migrate(fresh_database, tmp_path)
     assert "half_done" not in _tables(fresh_database)
     assert [m.name for m in migrations.pending(fresh_database, tmp_path)] == ["broken"]

@@ -51,7 +51,9 @@ def test_first_posting_time_is_kept_and_normalization_reset_on_change(clean_db: 
         conn.execute("UPDATE rfqs SET normalized_at = now() WHERE external_id = '7'")
         # Re-read a day later, the relative date gives a later time; the first sighting stays.
         repository.upsert_rfqs(conn, [(_rfq("7", posted_at=POSTED + timedelta(hours=5)), None)])
-        posted, normalized = conn.execute("SELECT posted_at, normalized_at FROM rfqs WHERE external_id = '7'").fetchone()
+        posted, normalized = conn.execute(
+            "SELECT posted_at, normalized_at FROM rfqs WHERE external_id = '7'"
+        ).fetchone()
         assert posted == POSTED
         assert normalized is not None  # unchanged content keeps its normalization
         repository.upsert_rfqs(conn, [(_rfq("7", title="Argan Oil, cosmetic grade"), None)])
@@ -75,8 +77,16 @@ def test_raw_page_index_is_idempotent_per_content(clean_db: str) -> None:
         "fetched_at": POSTED,
         "run_id": "r1",
     }
-    failed = {**row, "content_sha256": None, "object_key": None, "byte_size": None, "http_status": None,
-              "fetch_status": "timeout", "parse_status": "skipped", "error": "timeout"}
+    failed = {
+        **row,
+        "content_sha256": None,
+        "object_key": None,
+        "byte_size": None,
+        "http_status": None,
+        "fetch_status": "timeout",
+        "parse_status": "skipped",
+        "error": "timeout",
+    }
     with psycopg.connect(clean_db) as conn:
         _setup(conn)
         first = repository.record_raw_page(conn, row)

@@ -1,0 +1,74 @@
+"""The commands people run, as subprocesses: migrations, `rfq-pipeline run` (what `make run` calls), validation."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RFQ_", "DAGSTER_")) and k != "DATABASE_URL"}
+    env.update(extra)
+    return env
+
+
+def _cli(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "rfq-pipeline"), *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_db_migrate_is_idempotent_from_the_cli(fresh_database: str, tmp_path: Path) -> None:
+    env = _env(DATABASE_URL=fresh_database, RFQ_DATA_DIR=str(tmp_path))
+    first = _cli("db", "migrate", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "applied 001_initial_schema.sql" in first.stdout
+    second = _cli("db", "migrate", env=env)
+    assert second.returncode == 0 and "up to date" in second.stdout
+    status = _cli("db", "status", env=env)
+    assert status.returncode == 0 and "pending migrations: none" in status.stdout
+
+
+def test_run_twice_prints_the_same_nonzero_counts(clean_db: str, tmp_path: Path) -> None:
+    env = _env(DATABASE_URL=clean_db, RFQ_DATA_DIR=str(tmp_path), DAGSTER_HOME=str(tmp_path / "dagster"))
+    (tmp_path / "dagster").mkdir()
+    shutil.copy(REPO_ROOT / "dagster.yaml", tmp_path / "dagster" / "dagster.yaml")
+    outputs = []
+    for _ in range(2):
+        run = _cli("run", env=env)
+        assert run.returncode == 0, run.stdout + run.stderr
+        outputs.append(run.stdout)
+    tables = [re.findall(r"^(go4worldbusiness|alibaba_rfq)\s+(\d+)\s+(\d+)\s+(\d+)$", out, re.M) for out in outputs]
+    assert tables[0] == tables[1], outputs
+    assert {name for name, *_ in tables[0]} == {"go4worldbusiness", "alibaba_rfq"}
+    for _name, on_day, normalized, _total in tables[0]:
+        assert int(on_day) > 0 and int(normalized) == int(on_day)
+    assert "succeeded" in outputs[1]
+
+
+def test_configuration_errors_are_reported_plainly(tmp_path: Path) -> None:
+    run = _cli("sources", env=_env(RFQ_DATA_DIR=str(tmp_path), RFQ_SOURCE_EC21_ENABLED="maybe"))
+    assert run.returncode == 2
+    assert "RFQ_SOURCE_EC21_ENABLED" in run.stderr
+
+
+@pytest.mark.timeout(300)
+def test_dagster_definitions_validate_on_the_workspace(tmp_path: Path) -> None:
+    env = _env(DAGSTER_HOME=str(tmp_path), RFQ_DATA_DIR=str(tmp_path))
+    shutil.copy(REPO_ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    result = subprocess.run(
+        [str(BIN / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
