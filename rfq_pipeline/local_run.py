@@ -26,11 +26,11 @@ class RunSummary:
     def render(self) -> str:
         """A short plain-text table for the terminal."""
         lines = [f"rfq-pipeline run for {self.day.isoformat()}: {'succeeded' if self.success else 'FAILED'}"]
-        lines.append(f"{'source':<20}{'rfqs on day':>12}{'normalized':>12}{'rfqs total':>12}")
+        lines.append(f"{'source':<20}{'rfqs on day':>12}{'new this run':>14}{'normalized':>12}{'rfqs total':>12}")
         for row in self.rows:
             lines.append(
-                f"{row['source']!s:<20}{row['rfqs_on_day']!s:>12}{row['normalized_on_day']!s:>12}"
-                f"{row['rfqs_total']!s:>12}"
+                f"{row['source']!s:<20}{row['rfqs_on_day']!s:>12}{row['new_this_run']!s:>14}"
+                f"{row['normalized_on_day']!s:>12}{row['rfqs_total']!s:>12}"
             )
         for failure in self.check_failures:
             lines.append(f"check failed: {failure}")
@@ -65,7 +65,14 @@ def run_local(day: date | None = None, *, use_simulator: bool = True) -> RunSumm
             instance=instance,
             raise_on_error=False,
             tags={"rfq/trigger": "make-run"},
+            # The summary below is the output; step-by-step events stay in the run's log in the UI.
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
+        new_by_source = {
+            event.asset_key.path[-1]: int(event.materialization.metadata["rfqs_new"].value)
+            for event in result.get_asset_materialization_events()
+            if event.asset_key.path[0] == "source" and "rfqs_new" in event.materialization.metadata
+        }
         check_failures = [
             f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
             for evaluation in result.get_asset_check_evaluations()
@@ -74,6 +81,8 @@ def run_local(day: date | None = None, *, use_simulator: bool = True) -> RunSumm
         start, end = day_window(day)
         with Database(url, min_size=1, max_size=1) as db, db.connection() as conn:
             rows = repository.counts_for_day(conn, day, start, end)
+        for row in rows:
+            row["new_this_run"] = new_by_source.get(str(row["source"]), 0)
         return RunSummary(day=day, success=result.success, rows=rows, check_failures=check_failures)
     finally:
         if simulator is not None:

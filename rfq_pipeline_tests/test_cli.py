@@ -45,11 +45,13 @@ def test_run_twice_prints_the_same_nonzero_counts(clean_db: str, tmp_path: Path)
         run = _cli("run", env=env)
         assert run.returncode == 0, run.stdout + run.stderr
         outputs.append(run.stdout)
-    tables = [re.findall(r"^(go4worldbusiness|alibaba_rfq)\s+(\d+)\s+(\d+)\s+(\d+)$", out, re.M) for out in outputs]
-    assert tables[0] == tables[1], outputs
-    assert {name for name, *_ in tables[0]} == {"go4worldbusiness", "alibaba_rfq"}
-    for _name, on_day, normalized, _total in tables[0]:
-        assert int(on_day) > 0 and int(normalized) == int(on_day)
+    row = re.compile(r"^(go4worldbusiness|alibaba_rfq)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$", re.M)
+    first, second = (row.findall(out) for out in outputs)
+    assert {name for name, *_ in first} == {"go4worldbusiness", "alibaba_rfq"}
+    for (name, on_day, new, normalized, total), again in zip(sorted(first), sorted(second), strict=True):
+        assert int(on_day) > 0 and int(new) == int(on_day) and int(normalized) == int(on_day), name
+        assert again == (name, on_day, "0", normalized, total)  # the second run finds nothing new
+    assert "DEBUG" not in outputs[0]
     assert "succeeded" in outputs[1]
 
 
