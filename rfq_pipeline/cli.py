@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from rfq_pipeline.settings import Settings, SettingsError
@@ -76,7 +77,9 @@ def _cmd_dev(args: argparse.Namespace) -> int:
         settings = Settings.from_env()
         migrations.migrate(resolve_database_url(settings), settings.migrations_dir)
         # dagster dev's run processes inherit this environment, so they reach the same simulator and database.
-        return subprocess.call(["dagster", "dev", "-w", "workspace.yaml", "--port", str(args.port)])
+        # The dagster executable sits beside this interpreter; the virtualenv need not be activated.
+        dagster = Path(sys.executable).with_name("dagster")
+        return subprocess.call([str(dagster), "dev", "-w", "workspace.yaml", "--port", str(args.port)])
     finally:
         if simulator is not None:
             simulator.stop()
