@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -141,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rfq-pipeline`` console script."""
     args = build_parser().parse_args(argv)
+    # Turn SIGTERM into a normal exit so atexit handlers run: the embedded server stops with its last user.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
     try:
         return int(args.func(args))
     except SettingsError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Literal
@@ -108,7 +108,7 @@ class HttpClient:
         last: FetchResponse | None = None
         for attempt in range(policy.max_attempts):
             last = self._attempt(url, attempt, headers)
-            last = FetchResponse(**{**last.__dict__, "attempts": attempt + 1, "elapsed_s": time.monotonic() - started})
+            last = replace(last, attempts=attempt + 1, elapsed_s=time.monotonic() - started)
             if attempt == policy.max_attempts - 1:
                 break
             wait = self._retry_wait(last, attempt)
