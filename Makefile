@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export RFQ_DATA_DIR ?= $(CURDIR)/.rfq
 export DAGSTER_HOME ?= $(CURDIR)/.rfq/dagster
 
-.PHONY: install install-dev run ui test lint validate clean
+.PHONY: install install-dev run ui test lint validate bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,3 +47,7 @@ validate: install $(DAGSTER_HOME)/dagster.yaml
 
 clean:
 	rm -rf .rfq
+
+## Throughput of the hot paths (parsing, normalizing, upserting, crawling), printed as rows/s and ratios.
+bench: install
+	$(BIN)/python -m rfq_pipeline.devtools.bench

@@ -178,40 +178,49 @@ class UpsertCounts:
 
 
 def upsert_rfqs(conn: psycopg.Connection, rows: Iterable[tuple[ParsedRfq, int | None]]) -> UpsertCounts:
-    """Insert new RFQs and refresh known ones, keyed by (source, external_id)."""
-    seen = inserted = changed = 0
+    """Insert new RFQs and refresh known ones, keyed by (source, external_id).
+
+    The statements are pipelined (one network round trip per batch, not per row); each still runs on its own, so
+    an RFQ listed twice in one batch is simply upserted twice.
+    """
+    params = []
+    for rfq, raw_page_id in rows:
+        attributes = dict(rfq.attributes)
+        if rfq.country_code:
+            attributes["country_code"] = rfq.country_code
+        params.append(
+            {
+                "source": rfq.source,
+                "external_id": rfq.external_id,
+                "canonical_url": rfq.canonical_url,
+                "title": rfq.title,
+                "description": rfq.description,
+                "posted_at": rfq.posted_at,
+                "posted_text": rfq.posted_text,
+                "quantity_text": rfq.quantity_text,
+                "buyer_name": rfq.buyer_name,
+                "buyer_company": rfq.buyer_company,
+                "country_raw": rfq.country_raw,
+                "attributes": Jsonb(attributes),
+                "content_sha256": rfq_content_sha256(rfq),
+                "raw_page_id": raw_page_id,
+            }
+        )
+    if not params:
+        return UpsertCounts(seen=0, inserted=0, changed=0)
+    inserted = changed = 0
     with conn.cursor() as cur:
-        for rfq, raw_page_id in rows:
-            attributes = dict(rfq.attributes)
-            if rfq.country_code:
-                attributes["country_code"] = rfq.country_code
-            cur.execute(
-                UPSERT_RFQ,
-                {
-                    "source": rfq.source,
-                    "external_id": rfq.external_id,
-                    "canonical_url": rfq.canonical_url,
-                    "title": rfq.title,
-                    "description": rfq.description,
-                    "posted_at": rfq.posted_at,
-                    "posted_text": rfq.posted_text,
-                    "quantity_text": rfq.quantity_text,
-                    "buyer_name": rfq.buyer_name,
-                    "buyer_company": rfq.buyer_company,
-                    "country_raw": rfq.country_raw,
-                    "attributes": Jsonb(attributes),
-                    "content_sha256": rfq_content_sha256(rfq),
-                    "raw_page_id": raw_page_id,
-                },
-            )
+        cur.executemany(UPSERT_RFQ, params, returning=True)
+        while True:
             row = cur.fetchone()
             assert row is not None
-            seen += 1
             if row[1]:
                 inserted += 1
             elif row[2]:
                 changed += 1
-    return UpsertCounts(seen=seen, inserted=inserted, changed=changed)
+            if not cur.nextset():
+                break
+    return UpsertCounts(seen=len(params), inserted=inserted, changed=changed)
 
 
 def record_crawl(conn: psycopg.Connection, row: dict[str, Any]) -> None:

@@ -220,6 +220,11 @@ def normalize_rfqs(frame: pl.DataFrame) -> pl.DataFrame:
                 "title_clean": pl.String,
             }
         )
+    # An all-null column arrives typed Null from Python lists; give every input the type the expressions expect.
+    frame = frame.cast(
+        {c: pl.String for c in ("title", "quantity_text", "country_raw", "country_code_hint")}
+        | {c: pl.Datetime("us", "UTC") for c in ("posted_at", "first_seen_at")}
+    )
     quantity = pl.col("quantity_text").map_elements(
         lambda t: dict(zip(("value", "unit"), parse_quantity(t), strict=True)),
         return_dtype=pl.Struct({"value": pl.Float64, "unit": pl.String}),

@@ -122,3 +122,20 @@ def test_normalize_frame() -> None:
     assert out[1]["posted_date"] == date(2026, 11, 21)  # undated: the day it was first seen
     assert out[2]["quantity_value"] is None and out[2]["country_code"] == "IN"
     assert normalize_rfqs(frame.head(0)).columns == list(out[0].keys())
+
+
+def test_all_null_columns_from_python_lists_are_accepted() -> None:
+    frame = pl.DataFrame(
+        {
+            "id": [1],
+            "title": ["Argan oil"],
+            "quantity_text": [None],
+            "country_raw": ["Morocco"],
+            "country_code_hint": [None],
+            "posted_at": [None],
+            "first_seen_at": [datetime(2026, 11, 21, tzinfo=UTC)],
+        }
+    )
+    out = normalize_rfqs(frame).to_dicts()[0]
+    assert out["country_code"] == "MA" and out["quantity_value"] is None
+    assert out["posted_date"] == date(2026, 11, 21)

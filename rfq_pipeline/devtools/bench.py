@@ -1,0 +1,151 @@
+"""``make bench``: throughput of the foundation's hot paths, printed as rows/s and ratios.
+
+Measures, on the real corpus: parsing the saved Alibaba page, parsing go4w listing pages and templated texts,
+normalizing a large batch with polars, upserting into the embedded PostgreSQL (first insert vs. an idempotent
+re-run), and crawling one day of both marketplaces from the simulator over HTTP. Performance goals live here, not in
+timed tests.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from rfq_pipeline.db import migrations, repository
+from rfq_pipeline.db.database import Database
+from rfq_pipeline.db.embedded import ensure_embedded_server, stop_embedded_server
+from rfq_pipeline.devtools.simulator import start_simulator
+from rfq_pipeline.devtools.simulator.catalog import ALIBABA_PAGE, CORPUS
+from rfq_pipeline.fetch.http_client import HttpClient
+from rfq_pipeline.normalize.rfqs import normalize_rfqs
+from rfq_pipeline.settings import Settings
+from rfq_pipeline.sources import alibaba_rfq, go4worldbusiness
+from rfq_pipeline.sources.ingest import ingest_partition
+from rfq_pipeline.sources.model import ParsedRfq
+from rfq_pipeline.sources.registry import SOURCES, resolve
+from rfq_pipeline.store.object_store import LocalObjectStore
+
+
+def _timed(fn: Callable[[], int], repeat: int = 1) -> tuple[float, int]:
+    """Best-of-``repeat`` wall time of ``fn`` and the row count it returned."""
+    best, rows = float("inf"), 0
+    for _ in range(repeat):
+        started = time.perf_counter()
+        rows = fn()
+        best = min(best, time.perf_counter() - started)
+    return best, rows
+
+
+def _line(name: str, seconds: float, rows: int, unit: str = "rows") -> None:
+    print(f"{name:<52}{rows:>9} {unit:<6}{seconds:>9.3f} s{rows / seconds:>12,.0f} {unit}/s")
+
+
+def run() -> None:
+    """Run every benchmark and print one line each."""
+    now = datetime.now(UTC)
+    page = (CORPUS / ALIBABA_PAGE).read_text(encoding="utf-8")
+    seconds, rows = _timed(lambda: sum(len(alibaba_rfq.parse_list(page, fetched_at=now).entries) for _ in range(50)), 3)
+    _line("parse alibaba list page (real, x50)", seconds, rows)
+
+    texts = [
+        json.loads(line)["buyerText"]
+        for line in (CORPUS / "go4w_buyers_2019.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    seconds, rows = _timed(lambda: sum(bool(go4worldbusiness.parse_templated_description(t)) or 1 for t in texts), 3)
+    _line("parse go4w templated descriptions (real)", seconds, rows)
+
+    frame = _normalize_input(100_000)
+    seconds, rows = _timed(lambda: normalize_rfqs(frame).height, 3)
+    _line("normalize (polars, 100k rows)", seconds, rows)
+
+    with tempfile.TemporaryDirectory(prefix="rfqbench-") as tmp:
+        pgdata = Path(tmp) / "pg"
+        url = ensure_embedded_server(pgdata)
+        try:
+            migrations.migrate(url, Settings.from_env({}).migrations_dir)
+            with Database(url) as db:
+                _bench_upsert(db, 5_000)
+                _bench_crawl(db, Path(tmp) / "objects")
+        finally:
+            stop_embedded_server(pgdata)
+
+
+def _normalize_input(n: int) -> pl.DataFrame:
+    import csv
+
+    with open(CORPUS / "alibaba_rfq_uae_2025-07.csv", newline="", encoding="utf-8") as handle:
+        base = [(r["Title"], r["Quantity Required"], r["Country"]) for r in csv.DictReader(handle)]
+    rows = [base[i % len(base)] for i in range(n)]
+    now = datetime.now(UTC)
+    return pl.DataFrame(
+        {
+            "id": list(range(n)),
+            "title": [r[0] for r in rows],
+            "quantity_text": [r[1] for r in rows],
+            "country_raw": [r[2] for r in rows],
+            "country_code_hint": [None] * n,  # all-null: typed Null by polars, as a batch without hints would be
+            "posted_at": [now] * n,
+            "first_seen_at": [now] * n,
+        },
+        schema_overrides={"posted_at": pl.Datetime("us", "UTC"), "first_seen_at": pl.Datetime("us", "UTC")},
+    )
+
+
+def _bench_upsert(db: Database, n: int) -> None:
+    now = datetime.now(UTC)
+    rfqs = [
+        ParsedRfq(
+            source="alibaba_rfq",
+            external_id=str(i),
+            canonical_url=f"https://sourcing.alibaba.com/rfq_detail.htm?p=ID{i}",
+            title=f"Hyaluronic acid serum {i}",
+            posted_at=now,
+            quantity_text="500 Piece/Pieces",
+            country_raw="United Arab Emirates",
+        )
+        for i in range(n)
+    ]
+    with db.connection() as conn:
+        repository.upsert_source(
+            conn, name="alibaba_rfq", kind="marketplace", base_url="bench", cadence="0 * * * *", enabled=True
+        )
+
+    def upsert() -> int:
+        with db.connection() as conn:
+            return repository.upsert_rfqs(conn, ((r, None) for r in rfqs)).seen
+
+    first, rows = _timed(upsert)
+    _line(f"upsert rfqs, first insert ({n})", first, rows)
+    again, rows = _timed(upsert)
+    _line(f"upsert rfqs, idempotent re-run ({n})", again, rows)
+    print(f"{'ratio re-run / first insert':<52}{again / first:>9.2f}")
+
+
+def _bench_crawl(db: Database, objects: Path) -> None:
+    with start_simulator() as simulator:
+        settings = Settings.from_env({"RFQ_SIMULATOR_URL": simulator.url, "RFQ_HTTP_TIMEOUTS": "10,10,10"})
+        client = HttpClient()
+        try:
+            for name in SOURCES:
+                spec = resolve(SOURCES[name], settings)
+                store = LocalObjectStore(objects)
+
+                def crawl(spec=spec, store=store) -> int:
+                    return ingest_partition(
+                        spec, simulator.today, db=db, store=store, client=client, run_id="bench"
+                    ).crawl.pages_fetched
+
+                seconds, pages = _timed(crawl)
+                _line(f"crawl today's {name} from the simulator", seconds, pages, "pages")
+        finally:
+            client.close()
+
+
+if __name__ == "__main__":
+    run()
