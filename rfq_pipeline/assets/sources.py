@@ -11,7 +11,8 @@ from rfq_pipeline.partitions import daily_partitions
 from rfq_pipeline.resources import HttpClientResource, ObjectStoreResource, PostgresResource
 from rfq_pipeline.settings import Settings
 from rfq_pipeline.sources.ingest import ingest_partition
-from rfq_pipeline.sources.registry import SOURCES, SourceSpec, resolve
+from rfq_pipeline.sources.registry import SOURCES, resolve
+from rfq_pipeline.sources.spec import SourceSpec
 
 SOURCE_TAG = "rfq/source"
 PAGES_CHECK = "pages_fetched_and_parsed"

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from rfq_pipeline.fetch.challenge import detect_challenge
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
+from rfq_pipeline.sources.spec import SourceSpec
 
 SOURCE = "alibaba_rfq"
 DETAIL_URL = "https://sourcing.alibaba.com/rfq_detail.htm"
@@ -359,3 +360,21 @@ def _has_next(html: str, page_view: dict[str, int]) -> bool:
         return False
     current, total = page_view.get("currentPage"), page_view.get("totalPages")
     return current is not None and total is not None and current < total
+
+
+SPEC = SourceSpec(
+    name="alibaba_rfq",
+    kind="marketplace",
+    site_url="https://sourcing.alibaba.com",
+    listings=("/rfq/rfq_search_list.htm?country=AE&recently=Y&page={page}",),
+    detail_pattern="/rfq_detail.htm?p=<encrypted id>",
+    parse_list=parse_list,
+    parse_detail=None,  # the list records carry everything the detail page shows without a login
+    cadence="0 */2 * * *",
+    rate_per_minute=12.0,
+    burst=3,
+    impersonate="chrome",
+    max_pages=100,  # the board shows at most 100 pages
+    respect_robots=True,
+    description="Alibaba.com RFQ board (Most Recent): buyer requests with quantity, country and quotes left.",
+)

@@ -14,7 +14,8 @@ from typing import Literal, Protocol
 
 from rfq_pipeline.fetch.http_client import FetchResponse, HttpClient
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
-from rfq_pipeline.sources.registry import SourceSpec, posted_in_window
+from rfq_pipeline.sources.registry import posted_in_window
+from rfq_pipeline.sources.spec import SourceSpec
 
 PageKind = Literal["list", "detail"]
 FETCH_FAILURES = frozenset({"http_error", "timeout", "network_error", "challenge"})
@@ -92,7 +93,7 @@ def _crawl_listing(
     seen: set[str],
 ) -> str:
     for page_no in range(1, spec.max_pages + 1):
-        url = spec.list_url(listing, page_no)
+        url = spec.list_url(listing, page_no, start, end)
         response = client.get(url)
         result.pages_fetched += 1
         page, page_id = _parse_list_page(spec, sink, response, result, client=client)

@@ -17,6 +17,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from rfq_pipeline.fetch.challenge import detect_challenge
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
+from rfq_pipeline.sources.spec import SourceSpec
 
 SOURCE = "go4worldbusiness"
 SITE_URL = "https://www.go4worldbusiness.com"
@@ -232,3 +233,32 @@ def _total_pages(tree: LexborHTMLParser) -> int | None:
     if active is not None and _clean(active.text()).isdigit():
         numbers.append(int(_clean(active.text())))
     return max(numbers) if numbers else None
+
+
+SPEC = SourceSpec(
+    name="go4worldbusiness",
+    kind="marketplace",
+    site_url="https://www.go4worldbusiness.com",
+    # Category listings are the stable way in; which categories to watch is a setting (RFQ_SOURCE_..._LISTINGS).
+    listings=tuple(
+        f"/buyers/{category}?region=worldwide&pg_buyers={{page}}"
+        for category in (
+            "Food-Flavors",
+            "Float-Glass",
+            "Frozen-Watermelon",
+            "Peppermint",
+            "Fresh-Clams",
+            "Coconut-Milk",
+        )
+    ),
+    detail_pattern="/buylead/view/<id>/wanted-:-<slug>.html",
+    parse_list=parse_list,
+    parse_detail=parse_detail,
+    cadence="0 */3 * * *",
+    rate_per_minute=20.0,
+    burst=5,
+    impersonate="chrome",
+    max_pages=30,
+    respect_robots=True,
+    description="go4WorldBusiness buy leads: templated requests with quantity, shipping terms and destination port.",
+)

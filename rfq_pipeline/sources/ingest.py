@@ -14,7 +14,7 @@ from rfq_pipeline.db import repository
 from rfq_pipeline.db.database import Database
 from rfq_pipeline.fetch.http_client import FetchResponse, HttpClient
 from rfq_pipeline.sources.crawl import CrawlResult, PageKind, ParseStatus, crawl_window
-from rfq_pipeline.sources.registry import SourceSpec
+from rfq_pipeline.sources.spec import SourceSpec
 from rfq_pipeline.store.object_store import ObjectStore
 
 

@@ -15,8 +15,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from rfq_pipeline.devtools.simulator import alibaba_pages, faults, go4w_pages
 from rfq_pipeline.devtools.simulator.catalog import AlibabaRecord, Go4wLead, alibaba_records, go4w_leads
 from rfq_pipeline.devtools.simulator.faults import FAULT_KINDS, Fault, Reply
+from rfq_pipeline.devtools.simulator.site import SITE_MODULES, SimulatedSite, load_sites
 
-SOURCES = ("go4worldbusiness", "alibaba_rfq")
+BUILT_IN = ("go4worldbusiness", "alibaba_rfq")
+SOURCES = (*BUILT_IN, *SITE_MODULES)
 _SERVER_HEADER = {"alibaba_rfq": "Tengine", "go4worldbusiness": "nginx"}
 
 ROBOTS = {
@@ -58,6 +60,7 @@ class SimulatorState:
     now: datetime
     alibaba: list[AlibabaRecord]
     go4w: list[Go4wLead]
+    sites: dict[str, SimulatedSite] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     faults: list[Fault] = field(default_factory=list)
     log: list[LoggedRequest] = field(default_factory=list)
@@ -73,12 +76,23 @@ class SimulatorState:
             today = now.date()
         if now.date() != today:
             raise ValueError(f"now ({now.isoformat()}) is not on today ({today.isoformat()})")
-        return cls(today=today, now=now, alibaba=alibaba_records(today, now), go4w=go4w_leads(today))
+        return cls(
+            today=today,
+            now=now,
+            alibaba=alibaba_records(today, now),
+            go4w=go4w_leads(today),
+            sites=load_sites(today, now),
+        )
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Every source this simulator serves."""
+        return (*BUILT_IN, *self.sites)
 
     def add_fault(self, source: str, kind: str, times: int = 1, retry_after: int = 1, delay: float = 0.0) -> None:
         """Arm a fault for the next ``times`` page requests of ``source`` (queued after faults already armed)."""
-        if source not in SOURCES:
-            raise ValueError(f"unknown source {source!r}; expected one of {SOURCES}")
+        if source not in self.sources:
+            raise ValueError(f"unknown source {source!r}; expected one of {self.sources}")
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
         if times < 1:
@@ -101,6 +115,8 @@ class SimulatorState:
 
     def expected(self, source: str, day: date) -> list[str]:
         """External ids shown as posted on ``day`` (UTC), newest first."""
+        if source in self.sites:
+            return self.sites[source].expected(day)
         if source == "alibaba_rfq":
             visible = self.alibaba[: alibaba_pages.PAGE_SIZE * alibaba_pages.MAX_PAGES]
             return [r.rfq_id for r in visible if r.posted_at.date() == day]
@@ -110,6 +126,8 @@ class SimulatorState:
 
     def expected_total(self, source: str) -> int:
         """How many records the source's full listing shows."""
+        if source in self.sites:
+            return self.sites[source].expected_total()
         if source == "alibaba_rfq":
             return min(len(self.alibaba), alibaba_pages.PAGE_SIZE * alibaba_pages.MAX_PAGES)
         if source == "go4worldbusiness":
@@ -135,6 +153,8 @@ def _page_number(query: dict[str, list[str]], name: str) -> int:
 
 def render(state: SimulatorState, source: str, rest: str, query: dict[str, list[str]], style: str) -> Reply:
     """The normal (``style="normal"``) or redesigned (``"drift"``) answer for a marketplace path."""
+    if source in state.sites:
+        return state.sites[source].render(rest, query, style, state.now)
     html: str
     if source == "alibaba_rfq":
         if rest == "rfq/rfq_search_list.htm":
@@ -204,10 +224,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(self._admin(method, path[len("/_sim/") :], query), head)
                 return
             source, _, rest = path.lstrip("/").partition("/")
-            if source not in SOURCES or method != "GET":
+            if source not in self.server.state.sources or method != "GET":
                 self._send(Reply(404, b"<!DOCTYPE html>\n<html><body><h1>Not Found</h1></body></html>"), head)
                 return
-            self._server_header = _SERVER_HEADER[source]
+            site = self.server.state.sites.get(source)
+            self._server_header = site.server_header if site else _SERVER_HEADER[source]
             reply = self._marketplace(source, rest, query)
             with self.server.state.lock:
                 self.server.state.log.append(LoggedRequest(source, self.path, reply.status, datetime.now(UTC)))
@@ -219,7 +240,8 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         if rest == "robots.txt":
             # Faults leave robots.txt alone so that a polite client's first fetch does not consume them.
-            body = ROBOTS[source].format(p=source).encode()
+            site = state.sites.get(source)
+            body = (site.robots_txt if site else ROBOTS[source]).replace("{p}", source).encode()
             return Reply(200, body, content_type="text/plain; charset=utf-8")
         fault = state.take_fault(source)
         if fault is not None and fault.delay > 0:
@@ -320,8 +342,8 @@ class SimulatorHandle:
 
     def base_url(self, source: str) -> str:
         """Base URL of one marketplace, e.g. ``http://127.0.0.1:43121/alibaba_rfq``."""
-        if source not in SOURCES:
-            raise ValueError(f"unknown source {source!r}; expected one of {SOURCES}")
+        if source not in self.state.sources:
+            raise ValueError(f"unknown source {source!r}; expected one of {self.state.sources}")
         return f"{self.url}/{source}"
 
     def set_fault(self, source: str, kind: str, times: int = 1, retry_after: int = 1, delay: float = 0.0) -> None:
@@ -384,7 +406,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765, today: date | None = None) 
     server = _Server((host, port), SimulatorState.build(today, None))
     handle = SimulatorHandle(server, None)
     print(f"marketplace simulator on {handle.url} (today={handle.today}, now={handle.now.isoformat()})", flush=True)
-    for source in SOURCES:
+    for source in server.state.sources:
         print(f"  {source}: {handle.base_url(source)}", flush=True)
     try:
         server.serve_forever()
