@@ -7,14 +7,9 @@ import dagster as dg
 from rfq_pipeline.assets.rfqs import rfqs_normalized
 from rfq_pipeline.assets.sources import source_assets
 from rfq_pipeline.resources import HttpClientResource, ObjectStoreResource, PostgresResource
+from rfq_pipeline.schedules import source_jobs, source_schedules
 
 all_assets = [*source_assets, rfqs_normalized]
-
-daily_rfq_job = dg.define_asset_job(
-    "daily_rfq_job",
-    selection=dg.AssetSelection.assets(*all_assets),
-    description="Collect every source for one posting day and normalize the result.",
-)
 
 resources = {
     "postgres": PostgresResource(),
@@ -22,4 +17,6 @@ resources = {
     "http": HttpClientResource(),
 }
 
-defs = dg.Definitions(assets=all_assets, jobs=[daily_rfq_job], resources=resources)
+defs = dg.Definitions(
+    assets=all_assets, jobs=list(source_jobs.values()), schedules=source_schedules, resources=resources
+)

@@ -66,4 +66,7 @@ class HttpClientResource(dg.ConfigurableResource):
     def get_client(self) -> HttpClient:
         """A new client; close it when the step is done."""
         settings = Settings.from_env()
-        return HttpClient(impersonate=settings.http_impersonate, policy=RetryPolicy(timeouts_s=settings.http_timeouts))
+        return HttpClient(
+            impersonate=settings.http_impersonate,
+            policy=RetryPolicy(timeouts_s=settings.http_timeouts, backoff_s=settings.http_backoff),
+        )

@@ -53,6 +53,19 @@ def _env_int(env: Mapping[str, str], name: str) -> int | None:
     return int(value)
 
 
+def _env_seconds(env: Mapping[str, str], name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        values = tuple(float(t) for t in raw.split(","))
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} must be comma-separated seconds") from exc
+    if any(v < 0 for v in values):
+        raise SettingsError(f"{name}={raw!r} must not be negative")
+    return values
+
+
 @dataclass(frozen=True)
 class SourceOverride:
     """Per-source settings from ``RFQ_SOURCE_<NAME>_*`` variables; ``None`` means "use the spec's value"."""
@@ -77,7 +90,10 @@ class Settings:
     aws_endpoint_url: str | None = None
     anthropic_api_key: str | None = field(default=None, repr=False)
     simulator_url: str | None = None
+    simulator_rate_multiplier: float = 60.0  # the simulator is ours: per-minute limits become per-second
+    schedules_running: bool = False
     http_timeouts: tuple[float, ...] = (30.0, 60.0, 120.0)
+    http_backoff: tuple[float, ...] = (1.0, 2.0, 4.0)
     http_impersonate: str = "chrome"
     source_overrides: Mapping[str, SourceOverride] = field(default_factory=dict)
 
@@ -99,11 +115,6 @@ class Settings:
             if env.get(f"RFQ_S3_BUCKET_{role.upper()}", "").strip()
         }
 
-        timeouts_raw = env.get("RFQ_HTTP_TIMEOUTS", "").strip()
-        try:
-            timeouts = tuple(float(t) for t in timeouts_raw.split(",")) if timeouts_raw else (30.0, 60.0, 120.0)
-        except ValueError as exc:
-            raise SettingsError(f"RFQ_HTTP_TIMEOUTS={timeouts_raw!r} must be comma-separated seconds") from exc
 
         return cls(
             data_dir=data_dir,
@@ -115,7 +126,10 @@ class Settings:
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             anthropic_api_key=env.get("ANTHROPIC_API_KEY") or None,
             simulator_url=(env.get("RFQ_SIMULATOR_URL") or "").rstrip("/") or None,
-            http_timeouts=timeouts,
+            simulator_rate_multiplier=_env_float(env, "RFQ_SIMULATOR_RATE_MULTIPLIER") or 60.0,
+            schedules_running=_env_bool(env, "RFQ_SCHEDULES_RUNNING", False),
+            http_timeouts=_env_seconds(env, "RFQ_HTTP_TIMEOUTS", (30.0, 60.0, 120.0)),
+            http_backoff=_env_seconds(env, "RFQ_HTTP_BACKOFF", (1.0, 2.0, 4.0)),
             http_impersonate=env.get("RFQ_HTTP_IMPERSONATE") or "chrome",
             source_overrides=_source_overrides(env),
         )

@@ -21,6 +21,7 @@ MIGRATIONS_DIR = REPO_ROOT / "sql"
 
 # Tables the tests may empty between tests; schema_migrations is never touched.
 DATA_TABLES = (
+    "rate_limit_slots",
     "source_crawls",
     "dedup_cluster_members",
     "dedup_clusters",
@@ -95,4 +96,5 @@ def pipeline_env(clean_db: str, simulator, tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("RFQ_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("RFQ_SIMULATOR_URL", simulator.url)
     monkeypatch.setenv("RFQ_HTTP_TIMEOUTS", "2,2,2")
+    monkeypatch.setenv("RFQ_HTTP_BACKOFF", "0.05,0.05,0.05")
     return Settings.from_env()

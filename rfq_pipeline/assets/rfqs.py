@@ -2,7 +2,6 @@
 
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date
 
 import dagster as dg
 import polars as pl
@@ -13,7 +12,6 @@ from rfq_pipeline.db import repository
 from rfq_pipeline.normalize.rfqs import NORMALIZER_VERSION, normalize_rfqs
 from rfq_pipeline.partitions import daily_partitions
 from rfq_pipeline.resources import PostgresResource
-from rfq_pipeline.sources.ingest import day_window
 from rfq_pipeline.sources.registry import SOURCES
 
 COUNTRY_CHECK = "countries_resolved"
@@ -35,6 +33,8 @@ _INPUT_SCHEMA = {
     key=dg.AssetKey(["rfqs", "normalized"]),
     deps=[source_asset_key(name) for name in SOURCES],
     partitions_def=daily_partitions,
+    # Normalizing is one SQL read and one write per batch: a backfill of a month is cheaper as one run.
+    backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="rfqs",
     kinds={"polars", "postgres"},
     owners=["team:data-acquisition"],
@@ -50,9 +50,9 @@ _INPUT_SCHEMA = {
 def rfqs_normalized(
     context: dg.AssetExecutionContext, postgres: PostgresResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """Normalize the RFQs posted on the partition's day, from all sources at once."""
-    day = date.fromisoformat(context.partition_key)
-    start, end = day_window(day)
+    """Normalize the RFQs posted in the run's partitions (one day, or a backfilled range), from all sources at once."""
+    window = context.partition_time_window
+    start, end = window.start, window.end
     with postgres.db.connection() as conn:
         rows = repository.rfqs_posted_between(conn, start, end)
         frame = pl.DataFrame([{k: row[k] for k in _INPUT_SCHEMA} for row in rows], schema=_INPUT_SCHEMA, orient="row")

@@ -86,9 +86,10 @@ RETURNING id, (xmax = 0) AS inserted,
 
 RECORD_CRAWL = """
 INSERT INTO source_crawls (source, partition_date, run_id, started_at, pages_fetched, pages_failed, rfqs_seen,
-                           rfqs_new, rfqs_changed, status)
+                           rfqs_new, rfqs_changed, status, challenges, parse_failures, field_fill, stopped_by)
 VALUES (%(source)s, %(partition_date)s, %(run_id)s, %(started_at)s, %(pages_fetched)s, %(pages_failed)s,
-        %(rfqs_seen)s, %(rfqs_new)s, %(rfqs_changed)s, %(status)s)
+        %(rfqs_seen)s, %(rfqs_new)s, %(rfqs_changed)s, %(status)s, %(challenges)s, %(parse_failures)s,
+        %(field_fill)s, %(stopped_by)s)
 ON CONFLICT (source, partition_date, run_id) DO UPDATE SET
     finished_at = now(),
     pages_fetched = EXCLUDED.pages_fetched,
@@ -96,7 +97,20 @@ ON CONFLICT (source, partition_date, run_id) DO UPDATE SET
     rfqs_seen = EXCLUDED.rfqs_seen,
     rfqs_new = EXCLUDED.rfqs_new,
     rfqs_changed = EXCLUDED.rfqs_changed,
-    status = EXCLUDED.status
+    status = EXCLUDED.status,
+    challenges = EXCLUDED.challenges,
+    parse_failures = EXCLUDED.parse_failures,
+    field_fill = EXCLUDED.field_fill,
+    stopped_by = EXCLUDED.stopped_by
+"""
+
+# The crawls a drift check compares against: the source's recent crawls that found rows, excluding this run.
+RECENT_CRAWL_BASELINE = """
+SELECT rfqs_seen, field_fill
+FROM source_crawls
+WHERE source = %(source)s AND run_id <> %(run_id)s AND status IN ('ok', 'partial')
+ORDER BY finished_at DESC
+LIMIT %(limit)s
 """
 
 SELECT_RFQS_POSTED_BETWEEN = """
@@ -226,6 +240,12 @@ def upsert_rfqs(conn: psycopg.Connection, rows: Iterable[tuple[ParsedRfq, int | 
 def record_crawl(conn: psycopg.Connection, row: dict[str, Any]) -> None:
     """Record the outcome of one crawl of a source partition."""
     conn.execute(RECORD_CRAWL, row)
+
+
+def recent_crawls(conn: psycopg.Connection, source: str, run_id: str, limit: int = 10) -> list[tuple[int, dict]]:
+    """(rows seen, field fill) of the source's latest crawls before this run, newest first."""
+    rows = conn.execute(RECENT_CRAWL_BASELINE, {"source": source, "run_id": run_id, "limit": limit}).fetchall()
+    return [(int(seen), dict(fill or {})) for seen, fill in rows]
 
 
 def rfqs_posted_between(conn: psycopg.Connection, start: datetime, end: datetime) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from curl_cffi import requests as curl_requests
 
 from rfq_pipeline.fetch.challenge import detect_challenge
 
-Outcome = Literal["ok", "http_error", "timeout", "network_error", "challenge"]
+Outcome = Literal["ok", "http_error", "timeout", "network_error", "challenge", "robots_disallowed"]
 
 
 @dataclass(frozen=True)
@@ -101,17 +101,30 @@ class HttpClient:
         self._on_throttle = on_throttle
         self._session = curl_requests.Session(impersonate=impersonate)
 
-    def get(self, url: str, *, headers: Mapping[str, str] | None = None) -> FetchResponse:
-        """GET ``url`` following the retry policy; never raises for HTTP or network failures."""
+    def get(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        before_attempt: Callable[[], None] | None = None,
+        on_throttle: Callable[[str, float], None] | None = None,
+    ) -> FetchResponse:
+        """GET ``url`` following the retry policy; never raises for HTTP or network failures.
+
+        ``before_attempt`` runs before every attempt, retries included (a rate limiter waits there: a retry is a
+        request too); ``on_throttle`` is told about every 429 and the wait it asked for.
+        """
         policy = self.policy
         started = time.monotonic()
         last: FetchResponse | None = None
         for attempt in range(policy.max_attempts):
+            if before_attempt is not None:
+                before_attempt()
             last = self._attempt(url, attempt, headers)
             last = replace(last, attempts=attempt + 1, elapsed_s=time.monotonic() - started)
             if attempt == policy.max_attempts - 1:
                 break
-            wait = self._retry_wait(last, attempt)
+            wait = self._retry_wait(last, attempt, on_throttle or self._on_throttle)
             if wait is None:
                 break
             self._sleep(wait)
@@ -150,7 +163,9 @@ class HttpClient:
             challenge=challenge,
         )
 
-    def _retry_wait(self, response: FetchResponse, attempt: int) -> float | None:
+    def _retry_wait(
+        self, response: FetchResponse, attempt: int, on_throttle: Callable[[str, float], None] | None
+    ) -> float | None:
         """Seconds to wait before retrying, or ``None`` when the failure is final."""
         policy = self.policy
         backoff = policy.backoff_s[min(attempt, len(policy.backoff_s) - 1)]
@@ -162,8 +177,8 @@ class HttpClient:
         if response.status == 429:
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             wait = min(retry_after if retry_after is not None else jittered, policy.max_retry_after_s)
-            if self._on_throttle:
-                self._on_throttle(response.url, wait)
+            if on_throttle:
+                on_throttle(response.url, wait)
             return wait
         if response.status >= 500:
             return jittered

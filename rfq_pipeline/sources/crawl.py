@@ -12,13 +12,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
-from rfq_pipeline.fetch.http_client import FetchResponse, HttpClient
+from rfq_pipeline.fetch.http_client import FetchResponse
+from rfq_pipeline.fetch.polite import SourceUnavailable
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.registry import posted_in_window
 from rfq_pipeline.sources.spec import SourceSpec
 
 PageKind = Literal["list", "detail"]
-FETCH_FAILURES = frozenset({"http_error", "timeout", "network_error", "challenge"})
+
+
+class Fetcher(Protocol):
+    """Anything that GETs a URL: the polite fetcher in runs, the bare HTTP client in parser tests."""
+
+    def get(self, url: str) -> FetchResponse:
+        """Fetch one page."""
+        ...
+
+
+FETCH_FAILURES = frozenset({"http_error", "timeout", "network_error", "challenge", "robots_disallowed"})
 ParseStatus = Literal["ok", "failed", "skipped"]
 
 
@@ -63,14 +74,19 @@ class CrawlResult:
     pages_fetched: int = 0
     failures: list[PageFailure] = field(default_factory=list)
     stop_reasons: dict[str, str] = field(default_factory=dict)  # listing -> why paging stopped
+    unavailable: str | None = None  # set when the circuit breaker stopped the crawl
 
     @property
     def pages_failed(self) -> int:
         """Pages that produced no entries because of a fetch or parse failure."""
         return len(self.failures)
 
+    def count(self, *reasons: str) -> int:
+        """Failures with one of ``reasons`` (``challenge``, ``truncated``, ``layout_drift``, ``timeout``...)."""
+        return sum(1 for failure in self.failures if failure.reason in reasons)
 
-def crawl_window(spec: SourceSpec, client: HttpClient, sink: PageSink, start: datetime, end: datetime) -> CrawlResult:
+
+def crawl_window(spec: SourceSpec, client: Fetcher, sink: PageSink, start: datetime, end: datetime) -> CrawlResult:
     """Collect the entries of ``spec`` posted in ``[start, end)`` (UTC), with their detail pages where there are any.
 
     An entry listed under several listings is returned once.
@@ -78,13 +94,19 @@ def crawl_window(spec: SourceSpec, client: HttpClient, sink: PageSink, start: da
     result = CrawlResult()
     seen: set[str] = set()
     for listing in spec.listings:
-        result.stop_reasons[listing] = _crawl_listing(spec, client, sink, listing, start, end, result, seen)
+        try:
+            result.stop_reasons[listing] = _crawl_listing(spec, client, sink, listing, start, end, result, seen)
+        except SourceUnavailable as exc:
+            # The breaker opened (or was open): keep what was found, send nothing more to this source.
+            result.unavailable = exc.reason
+            result.stop_reasons[listing] = f"stopped: {exc.reason}"
+            break
     return result
 
 
 def _crawl_listing(
     spec: SourceSpec,
-    client: HttpClient,
+    client: Fetcher,
     sink: PageSink,
     listing: str,
     start: datetime,
@@ -113,7 +135,7 @@ def _crawl_listing(
 
 
 def _parse_list_page(
-    spec: SourceSpec, sink: PageSink, response: FetchResponse, result: CrawlResult, *, client: HttpClient
+    spec: SourceSpec, sink: PageSink, response: FetchResponse, result: CrawlResult, *, client: Fetcher
 ) -> tuple[ListPage | None, int | None]:
     page, page_id, error = _try_parse_list(spec, sink, response, result)
     if error is not None and error.kind == "truncated":
@@ -128,6 +150,10 @@ def _try_parse_list(
     spec: SourceSpec, sink: PageSink, response: FetchResponse, result: CrawlResult
 ) -> tuple[ListPage | None, int | None, PageParseError | None]:
     if not response.ok:
+        if spec.is_empty_result is not None and spec.is_empty_result(response.status or 0, response.text):
+            # Some APIs answer "no matches" with an error status (openFDA: 404 NOT_FOUND): an empty page.
+            page_id = sink.record(page_kind="list", response=response, parse_status="ok", error=None)
+            return ListPage([], has_next=False), page_id, None
         sink.record(page_kind="list", response=response, parse_status="skipped", error=response.error)
         result.failures.append(PageFailure(response.url, "list", response.outcome, response.error or ""))
         return None, None, None
@@ -143,7 +169,7 @@ def _try_parse_list(
 
 def _with_detail(
     spec: SourceSpec,
-    client: HttpClient,
+    client: Fetcher,
     sink: PageSink,
     entry: ParsedRfq,
     list_page_id: int | None,

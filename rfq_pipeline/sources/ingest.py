@@ -10,10 +10,16 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from psycopg.types.json import Jsonb
+
 from rfq_pipeline.db import repository
 from rfq_pipeline.db.database import Database
+from rfq_pipeline.fetch.breaker import CircuitBreaker
 from rfq_pipeline.fetch.http_client import FetchResponse, HttpClient
+from rfq_pipeline.fetch.polite import FetchStats, PoliteFetcher
+from rfq_pipeline.fetch.rate_limit import RateLimit, SharedRateLimiter
 from rfq_pipeline.sources.crawl import CrawlResult, PageKind, ParseStatus, crawl_window
+from rfq_pipeline.sources.model import ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 from rfq_pipeline.store.object_store import ObjectStore
 
@@ -83,12 +89,18 @@ class IngestReport:
     day: date
     crawl: CrawlResult
     counts: repository.UpsertCounts
+    fetch: FetchStats
+    field_fill: dict[str, float]
+    rate_wait_s: float
 
     @property
     def status(self) -> str:
-        """``ok``; ``partial`` (some pages failed or arrived malformed); ``failed`` (the site could not be reached for
-        any page: nothing found and every failure was a fetch failure)."""
-        if not self.crawl.failures:
+        """``ok``; ``partial`` (some pages failed or arrived malformed, or the breaker stopped the crawl midway);
+        ``failed`` (the site could not be reached for any page: nothing found and every failure was a fetch
+        failure); ``skipped`` (the circuit breaker was open: nothing was sent)."""
+        if self.crawl.unavailable and self.crawl.pages_fetched == 0:
+            return "skipped"
+        if not self.crawl.failures and not self.crawl.unavailable:
             return "ok"
         if not self.crawl.found and all(f.is_fetch_failure for f in self.crawl.failures):
             return "failed"
@@ -104,6 +116,28 @@ def register_sources(db: Database, specs: list[SourceSpec]) -> None:
             )
 
 
+FILL_FIELDS = ("title", "description", "quantity_text", "country_raw", "buyer_company", "posted_at")
+
+
+def field_fill(rfqs: list[ParsedRfq]) -> dict[str, float]:
+    """Share of RFQs with each field filled: a field that drops to zero points at layout drift."""
+    if not rfqs:
+        return {}
+    return {name: round(sum(1 for r in rfqs if getattr(r, name)) / len(rfqs), 4) for name in FILL_FIELDS}
+
+
+def polite_fetcher(spec: SourceSpec, db: Database, client: HttpClient) -> PoliteFetcher:
+    """The fetcher of ``spec``: its shared rate limit, circuit breaker and robots policy around ``client``."""
+    return PoliteFetcher(
+        spec.name,
+        spec.base_url,
+        client,
+        limiter=SharedRateLimiter(db, spec.name, RateLimit.per_minute(spec.rate_per_minute, spec.burst)),
+        breaker=CircuitBreaker(db, spec.name, threshold=spec.breaker_threshold, cooldown_s=spec.breaker_cooldown_s),
+        respect_robots=spec.respect_robots,
+    )
+
+
 def ingest_partition(
     spec: SourceSpec, day: date, *, db: Database, store: ObjectStore, client: HttpClient, run_id: str
 ) -> IngestReport:
@@ -111,10 +145,12 @@ def ingest_partition(
     started_at = datetime.now(UTC)
     register_sources(db, [spec])
     start, end = day_window(day)
-    crawl = crawl_window(spec, client, RawPageArchive(db, store, spec.name, day, run_id), start, end)
+    fetcher = polite_fetcher(spec, db, client)
+    crawl = crawl_window(spec, fetcher, RawPageArchive(db, store, spec.name, day, run_id), start, end)
+    fill = field_fill([found.rfq for found in crawl.found])
     with db.connection() as conn:
         counts = repository.upsert_rfqs(conn, ((found.rfq, found.raw_page_id) for found in crawl.found))
-        report = IngestReport(spec.name, day, crawl, counts)
+        report = IngestReport(spec.name, day, crawl, counts, fetcher.stats, fill, fetcher.limiter.waited_s)
         repository.record_crawl(
             conn,
             {
@@ -128,6 +164,10 @@ def ingest_partition(
                 "rfqs_new": counts.inserted,
                 "rfqs_changed": counts.changed,
                 "status": report.status,
+                "challenges": crawl.count("challenge"),
+                "parse_failures": crawl.count("truncated", "layout_drift"),
+                "field_fill": Jsonb(fill),
+                "stopped_by": crawl.unavailable,
             },
         )
     return report

@@ -48,19 +48,25 @@ SOURCES: dict[str, SourceSpec] = _load()
 
 
 def resolve(spec: SourceSpec, settings: Settings) -> SourceSpec:
-    """Apply settings to a spec: base URL (override, simulator, or the real site) and per-source overrides."""
+    """Apply settings to a spec: base URL (override, simulator, or the real site) and per-source overrides.
+
+    Against the simulator the request rate is multiplied (``RFQ_SIMULATOR_RATE_MULTIPLIER``) so local runs and
+    tests are not paced like a real marketplace; an explicit per-source rate still wins.
+    """
     override = settings.source_override(spec.name)
+    rate = spec.rate_per_minute
     if override.base_url:
         base_url = override.base_url
     elif settings.simulator_url:
         base_url = f"{settings.simulator_url}/{spec.name}"
+        rate = spec.rate_per_minute * settings.simulator_rate_multiplier
     else:
         base_url = spec.site_url
     return replace(
         spec,
         base_url=base_url.rstrip("/"),
         enabled=spec.enabled if override.enabled is None else override.enabled,
-        rate_per_minute=override.rate_per_minute or spec.rate_per_minute,
+        rate_per_minute=override.rate_per_minute or rate,
         max_pages=override.max_pages or spec.max_pages,
         listings=override.listings or spec.listings,
     )

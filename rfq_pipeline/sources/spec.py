@@ -9,6 +9,7 @@ from typing import Literal
 
 from rfq_pipeline.sources.model import ListPage, ParsedRfq
 
+EmptyResult = Callable[[int, str], bool]  # (status, body) -> True when an error status means "no results"
 ListParser = Callable[..., ListPage]  # (html: str, *, fetched_at: datetime) -> ListPage
 DetailParser = Callable[[str, ParsedRfq], ParsedRfq]
 
@@ -34,6 +35,7 @@ class SourceSpec:
     page_size: int = 20  # entries per listing page; gives ``{offset}`` for APIs paged by offset
     breaker_threshold: int = 5  # consecutive failed fetches that open the circuit breaker
     breaker_cooldown_s: float = 900.0  # how long an open breaker keeps the source closed before one probe
+    is_empty_result: EmptyResult | None = None  # for APIs that answer an empty query with an error status
     enabled: bool = True
     base_url: str = ""  # resolved at run time, see :func:`rfq_pipeline.sources.registry.resolve`
 
