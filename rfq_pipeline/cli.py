@@ -87,22 +87,45 @@ def _cmd_dev(args: argparse.Namespace) -> int:
 
 
 def _cmd_sources(args: argparse.Namespace) -> int:
-    from rfq_pipeline.sources.registry import resolved_sources
+    from rfq_pipeline.sources.registry import SOURCES, resolved_sources
 
-    for spec in resolved_sources(Settings.from_env()):
-        print(
-            json.dumps(
-                {
-                    "name": spec.name,
-                    "kind": spec.kind,
-                    "enabled": spec.enabled,
-                    "base_url": spec.base_url,
-                    "cadence": spec.cadence,
-                    "rate_per_minute": spec.rate_per_minute,
-                    "listings": list(spec.listings),
-                }
+    settings = Settings.from_env()
+    if args.sources_command in (None, "list"):
+        for spec in resolved_sources(settings):
+            print(
+                json.dumps(
+                    {
+                        "name": spec.name,
+                        "kind": spec.kind,
+                        "enabled": spec.enabled,
+                        "base_url": spec.base_url,
+                        "cadence": spec.cadence,
+                        "rate_per_minute": spec.rate_per_minute,
+                        "burst": spec.burst,
+                        "respect_robots": spec.respect_robots,
+                        "listings": list(spec.listings),
+                    }
+                )
             )
-        )
+        return 0
+
+    from rfq_pipeline.db.database import Database, resolve_database_url
+    from rfq_pipeline.fetch.breaker import CircuitBreaker, breaker_status
+
+    with Database(resolve_database_url(settings), min_size=1, max_size=1) as db:
+        if args.sources_command == "health":
+            for name in SOURCES:
+                status = breaker_status(db, name)
+                print(f"{name:<20} {status.describe() if status else 'never fetched'}")
+            return 0
+        if args.name not in SOURCES:
+            print(f"unknown source {args.name!r}; known: {', '.join(SOURCES)}", file=sys.stderr)
+            return 2
+        if breaker_status(db, args.name) is None:
+            print(f"{args.name} has never been fetched; its breaker is closed")
+            return 0
+        CircuitBreaker(db, args.name).reset()
+        print(f"{args.name}: circuit breaker reset to closed")
     return 0
 
 
@@ -134,7 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--live", action="store_true", help="use the configured sites instead of the simulator")
     dev.set_defaults(func=_cmd_dev)
 
-    sources = sub.add_parser("sources", help="list the registered sources as JSON lines")
+    sources = sub.add_parser("sources", help="the registered sources: list, health, reset-breaker NAME")
+    sources_sub = sources.add_subparsers(dest="sources_command")
+    sources_sub.add_parser("list", help="each source's resolved settings as JSON lines (the default)")
+    sources_sub.add_parser("health", help="each source's circuit breaker")
+    reset = sources_sub.add_parser("reset-breaker", help="close a source's circuit breaker by hand")
+    reset.add_argument("name")
     sources.set_defaults(func=_cmd_sources)
     return parser
 

@@ -74,3 +74,24 @@ def test_dagster_definitions_validate_on_the_workspace(tmp_path: Path) -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_breaker_health_and_reset_from_the_cli(clean_db: str, tmp_path: Path) -> None:
+    from rfq_pipeline.db.database import Database
+    from rfq_pipeline.fetch.breaker import CircuitBreaker
+    from rfq_pipeline.settings import Settings
+    from rfq_pipeline.sources.ingest import register_sources
+    from rfq_pipeline.sources.registry import SOURCES, resolve
+
+    with Database(clean_db, max_size=1) as db:
+        register_sources(db, [resolve(SOURCES["alibaba_rfq"], Settings.from_env({}))])
+        breaker = CircuitBreaker(db, "alibaba_rfq", threshold=1)
+        breaker.record_failure("HTTP 503")
+    env = _env(DATABASE_URL=clean_db, RFQ_DATA_DIR=str(tmp_path))
+    health = _cli("sources", "health", env=env)
+    assert re.search(r"^alibaba_rfq\s+open until .* \(last: HTTP 503\)$", health.stdout, re.M), health.stdout
+    assert re.search(r"^go4worldbusiness\s+never fetched$", health.stdout, re.M)
+    reset = _cli("sources", "reset-breaker", "alibaba_rfq", env=env)
+    assert reset.returncode == 0 and "reset to closed" in reset.stdout
+    assert "alibaba_rfq          closed (0 consecutive failures)" in _cli("sources", "health", env=env).stdout
+    assert _cli("sources", "reset-breaker", "nope", env=env).returncode == 2

@@ -12,7 +12,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -60,6 +60,8 @@ def run() -> None:
     seconds, rows = _timed(lambda: sum(bool(go4worldbusiness.parse_templated_description(t)) or 1 for t in texts), 3)
     _line("parse go4w templated descriptions (real)", seconds, rows)
 
+    _bench_parsers()
+
     frame = _normalize_input(100_000)
     seconds, rows = _timed(lambda: normalize_rfqs(frame).height, 3)
     _line("normalize (polars, 100k rows)", seconds, rows)
@@ -72,6 +74,7 @@ def run() -> None:
             with Database(url) as db:
                 _bench_upsert(db, 5_000)
                 _bench_crawl(db, Path(tmp) / "objects")
+                _bench_rate(db)
         finally:
             stop_embedded_server(pgdata)
 
@@ -127,6 +130,35 @@ def _bench_upsert(db: Database, n: int) -> None:
     print(f"{'ratio re-run / first insert':<52}{again / first:>9.2f}")
 
 
+def _bench_parsers() -> None:
+    """Pages parsed per second for every source, on its first listing's pages as the simulator serves them."""
+    with start_simulator() as simulator:
+        settings = Settings.from_env({"RFQ_SIMULATOR_URL": simulator.url})
+        client = HttpClient()
+        for name, raw_spec in SOURCES.items():
+            spec = resolve(raw_spec, settings)
+            pages = []
+            for page in range(1, 6):
+                response = client.get(spec.list_url(spec.listings[0], page, *_today_window(simulator.today)))
+                if response.ok:
+                    pages.append((response.text, response.fetched_at))
+            if not pages:
+                continue
+
+            def parse(spec=spec, pages=pages) -> int:
+                return sum(1 for _ in range(10) for text, at in pages if spec.parse_list(text, fetched_at=at))
+
+            seconds, parsed = _timed(parse, 3)
+            _line(f"parse {name} list pages", seconds, parsed, "pages")
+        client.close()
+
+
+def _today_window(day: date) -> tuple[datetime, datetime]:
+    from rfq_pipeline.sources.ingest import day_window
+
+    return day_window(day)
+
+
 def _bench_crawl(db: Database, objects: Path) -> None:
     with start_simulator() as simulator:
         settings = Settings.from_env({"RFQ_SIMULATOR_URL": simulator.url, "RFQ_HTTP_TIMEOUTS": "10,10,10"})
@@ -142,9 +174,43 @@ def _bench_crawl(db: Database, objects: Path) -> None:
                     ).crawl.pages_fetched
 
                 seconds, pages = _timed(crawl)
-                _line(f"crawl today's {name} from the simulator", seconds, pages, "pages")
+                _line(f"crawl today's {name} (rate-limited, simulator)", seconds, pages, "pages")
         finally:
             client.close()
+
+
+def _bench_rate(db: Database, capacity: int = 5, window_s: float = 0.5, n: int = 80) -> None:
+    """Requests through the shared limiter from 4 threads: the achieved rate over the configured one."""
+    import threading
+
+    from rfq_pipeline.fetch.rate_limit import RateLimit, SharedRateLimiter
+
+    with start_simulator() as simulator:
+        url = simulator.base_url("alibaba_rfq") + "/rfq/rfq_search_list.htm?country=AE&recently=Y&page=1"
+        limiter = SharedRateLimiter(db, "alibaba_rfq", RateLimit(capacity, window_s))
+        client = HttpClient()
+        sent: list[float] = []
+        lock = threading.Lock()
+
+        def worker(count: int) -> None:
+            for _ in range(count):
+                limiter.acquire()
+                with lock:
+                    sent.append(time.perf_counter())
+                client.get(url)
+
+        threads = [threading.Thread(target=worker, args=(n // 4,)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        client.close()
+    sent.sort()
+    # The first `capacity` requests are the bucket's burst; the steady rate is measured after it.
+    achieved = (len(sent) - capacity) / (sent[-1] - sent[0])
+    configured = capacity / window_s
+    _line(f"rate-limited requests ({configured * 60:.0f}/min configured)", sent[-1] - sent[0], len(sent), "reqs")
+    print(f"{'ratio achieved / configured request rate':<52}{achieved / configured:>9.3f}")
 
 
 if __name__ == "__main__":
