@@ -295,7 +295,7 @@ def test_invalid_faults_are_refused(sim: SimulatorHandle) -> None:
     with pytest.raises(ValueError):
         sim.set_fault("alibaba_rfq", "earthquake")
     with pytest.raises(ValueError):
-        sim.set_fault("tradekey", "500")
+        sim.set_fault("no_such_marketplace", "500")
     with pytest.raises(ValueError):
         sim.set_fault("alibaba_rfq", "500", times=0)
     assert set(FAULT_KINDS) >= {"429", "500", "503", "timeout", "truncated", "drift", "login"}
