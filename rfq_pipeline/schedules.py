@@ -54,9 +54,7 @@ def build_source_job(spec: SourceSpec) -> UnresolvedAssetJobDefinition:
     )
 
 
-def build_source_schedule(
-    spec: SourceSpec, job: UnresolvedAssetJobDefinition, running: bool
-) -> dg.ScheduleDefinition:
+def build_source_schedule(spec: SourceSpec, job: UnresolvedAssetJobDefinition, running: bool) -> dg.ScheduleDefinition:
     """The schedule of one source at its cadence."""
 
     @dg.schedule(

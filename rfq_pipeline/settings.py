@@ -115,7 +115,6 @@ class Settings:
             if env.get(f"RFQ_S3_BUCKET_{role.upper()}", "").strip()
         }
 
-
         return cls(
             data_dir=data_dir,
             database_url=(env.get("DATABASE_URL") or "").strip() or None,
