@@ -31,13 +31,7 @@ SOURCE_MODULES: tuple[str, ...] = (
 def _load() -> dict[str, SourceSpec]:
     specs: dict[str, SourceSpec] = {}
     for module_name in SOURCE_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue  # a source still being written
-            raise
-        spec: SourceSpec = module.SPEC
+        spec: SourceSpec = importlib.import_module(module_name).SPEC
         if spec.name in specs:
             raise ValueError(f"two sources are named {spec.name!r}")
         specs[spec.name] = spec

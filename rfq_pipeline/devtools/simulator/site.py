@@ -50,16 +50,10 @@ class SimulatedSite(Protocol):
 
 
 def load_sites(today: date, now: datetime) -> dict[str, SimulatedSite]:
-    """Import and build every site module that exists (modules are added source by source)."""
+    """Import and build every site module."""
     sites: dict[str, SimulatedSite] = {}
     for name, module_name in SITE_MODULES.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        site: SimulatedSite = module.SITE
+        site: SimulatedSite = importlib.import_module(module_name).SITE
         if site.name != name:
             raise ValueError(f"{module_name}.SITE is named {site.name!r}, expected {name!r}")
         site.build(today, now)
