@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -44,6 +45,10 @@ def run_local(day: date | None = None, *, use_simulator: bool = True) -> RunSumm
     loopback port for the duration of the run, so the run needs no internet.
     """
     day = day or datetime.now(UTC).date()
+    # One in-process run materializes assets with different backfill policies and beta parameters; Dagster warns
+    # about both on every load, which would bury the summary. Definitions are validated by the test suite instead.
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", message=".*(varying BackfillPolicies|multiple backfill policies).*")
     simulator = None
     if use_simulator and not os.environ.get("RFQ_SIMULATOR_URL"):
         from rfq_pipeline.devtools.simulator import start_simulator
