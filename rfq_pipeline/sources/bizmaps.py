@@ -21,7 +21,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from rfq_pipeline.fetch.challenge import detect_challenge
+from rfq_pipeline.sources.html import checked_tree
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
@@ -61,12 +61,7 @@ def parse_list(html: str, *, fetched_at: datetime) -> ListPage:
     「条件に一致する企業は見つかりませんでした」 is a valid empty result.
     """
     del fetched_at
-    if "</html>" not in html[-4096:].lower():
-        raise PageParseError("truncated", "company list page does not end with </html>")
-    challenge = detect_challenge(200, {}, html)
-    if challenge:
-        raise PageParseError("challenge", f"{challenge} page instead of the company list")
-    tree = LexborHTMLParser(html)
+    tree = checked_tree(html, what="company list")
     cards = tree.css("div.company-card")
     if not cards:
         if _EMPTY_STATE.search(_normalise(tree.body.text() if tree.body else "")):

@@ -18,7 +18,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from rfq_pipeline.fetch.challenge import detect_challenge
+from rfq_pipeline.sources.html import checked_tree, clean_text
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
@@ -41,12 +41,7 @@ def parse_list(html: str, *, fetched_at: datetime) -> ListPage:
     "There are no buying leads" message is a valid empty result.
     """
     del fetched_at
-    if "</html>" not in html[-4096:].lower():
-        raise PageParseError("truncated", "buy lead list page does not end with </html>")
-    challenge = detect_challenge(200, {}, html)
-    if challenge:
-        raise PageParseError("challenge", f"{challenge} page instead of the buy lead list")
-    tree = LexborHTMLParser(html)
+    tree = checked_tree(html, what="buy lead list")
     items = tree.css("ul.buylead_list li.buylead_item")
     if not items:
         empty = tree.css_first(".no_data")
@@ -78,16 +73,12 @@ def _dot_day(text: str) -> date | None:
         return None
 
 
-def _clean(text: str | None) -> str:
-    return " ".join((text or "").split())
-
-
 def _spec_rows(item: LexborNode) -> dict[str, LexborNode]:
     rows: dict[str, LexborNode] = {}
     for row in item.css("table.bl_spec tr"):
         label, value = row.css_first("th"), row.css_first("td")
         if label is not None and value is not None:
-            rows.setdefault(_clean(label.text()).lower().rstrip(":"), value)
+            rows.setdefault(clean_text(label.text()).lower().rstrip(":"), value)
     return rows
 
 
@@ -98,7 +89,7 @@ def _item_to_rfq(item: LexborNode, index: int) -> ParsedRfq:
     match = _LEAD_PATH.search(link.attributes.get("href") or "")
     assert match is not None  # the link was chosen by the same pattern
     slug, lead_id = match.group(1), match.group(2)
-    title = _clean(link.text())
+    title = clean_text(link.text())
     rows = _spec_rows(item)
     if not title or "posted" not in rows:
         raise PageParseError("layout_drift", f"lead {lead_id} lacks a title or a Posted row")
@@ -106,11 +97,11 @@ def _item_to_rfq(item: LexborNode, index: int) -> ParsedRfq:
     def text(label: str) -> str:
         """The cleaned text of the row labelled ``label`` ("" when the lead has no such row)."""
         node = rows.get(label)
-        return _clean(node.text()) if node is not None else ""
+        return clean_text(node.text()) if node is not None else ""
 
     country_node = rows.get("country")
     flag = country_node.css_first("img[alt]") if country_node is not None else None
-    flag_code = _clean(flag.attributes.get("alt")).upper() if flag is not None else ""
+    flag_code = clean_text(flag.attributes.get("alt")).upper() if flag is not None else ""
     buyer = text("buyer")
     posted_text = text("posted")
     attributes: dict[str, Any] = {"category": text("category")}
@@ -125,7 +116,7 @@ def _item_to_rfq(item: LexborNode, index: int) -> ParsedRfq:
         title=title,
         posted_at=parse_dot_date(posted_text),
         posted_text=posted_text,
-        description=_clean(desc.text()) if desc is not None else "",
+        description=clean_text(desc.text()) if desc is not None else "",
         quantity_text=text("quantity"),
         buyer_company="" if buyer.lower() in _UNDISCLOSED else buyer,
         country_raw=text("country"),
@@ -143,8 +134,8 @@ def _total_pages(tree: LexborHTMLParser) -> int | None:
         int(m.group(1)) for a in tree.css("div.paging a[href]") if (m := _PAGE_PARAM.search(a.attributes["href"] or ""))
     ]
     current = tree.css_first("div.paging strong.on")
-    if current is not None and _clean(current.text()).isdigit():
-        numbers.append(int(_clean(current.text())))
+    if current is not None and clean_text(current.text()).isdigit():
+        numbers.append(int(clean_text(current.text())))
     return max(numbers) if numbers else None
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from rfq_pipeline.fetch.challenge import detect_challenge
+from rfq_pipeline.sources.html import checked_tree, clean_text
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
@@ -52,7 +52,7 @@ def parse_list(html: str, *, fetched_at: datetime) -> ListPage:
     ``fetched_at`` dates the "Today" / "Yesterday" entries. Raises :class:`PageParseError` (``truncated``,
     ``challenge``, ``layout_drift``); a page without leads that says "No Buy Leads Found" is a valid empty result.
     """
-    tree = _checked_tree(html, what="buy leads list")
+    tree = checked_tree(html, what="buy leads list")
     items = tree.css("li.bl-item")
     if not items:
         if _EMPTY_STATE.search(tree.body.text() if tree.body else ""):
@@ -67,7 +67,7 @@ def parse_detail(html: str, entry: ParsedRfq) -> ParsedRfq:
 
     Raises :class:`PageParseError` (``truncated``, ``challenge``, ``layout_drift``) like :func:`parse_list`.
     """
-    tree = _checked_tree(html, what="buy lead detail")
+    tree = checked_tree(html, what="buy lead detail")
     heading = tree.css_first("h1.bld-title")
     table = tree.css_first("table.bld-spec")
     if heading is None or table is None:
@@ -76,18 +76,18 @@ def parse_detail(html: str, entry: ParsedRfq) -> ParsedRfq:
     for row in table.css("tr"):
         label, value = row.css_first("th"), row.css_first("td")
         if label is not None and value is not None:
-            spec[_label_key(label.text())] = _clean(value.text())
+            spec[_label_key(label.text())] = clean_text(value.text())
     text_node = tree.css_first("div.bld-desc p")
     description = _block_text(text_node) if text_node is not None else ""
     company_node = tree.css_first("span.bld-company")
-    company = _clean(company_node.text()) if company_node is not None else ""
+    company = clean_text(company_node.text()) if company_node is not None else ""
     if company.lower() in _NOT_DISCLOSED:
         company = ""
     posted_at, posted_text = entry.posted_at, entry.posted_text
     date_node = tree.css_first("span.bld-date")
     if posted_at is None and date_node is not None:
         # The detail page prints an absolute time; a relative one cannot be dated without the fetch time.
-        posted_text = _clean(date_node.text()).split(":", 1)[-1].strip()
+        posted_text = clean_text(date_node.text()).split(":", 1)[-1].strip()
         posted_at = parse_posted(posted_text, None)
     quantity = spec.pop("quantity", "")
     attributes: dict[str, Any] = dict(entry.attributes)
@@ -97,7 +97,7 @@ def parse_detail(html: str, entry: ParsedRfq) -> ParsedRfq:
         attributes["member_since"] = int(member_since.group(1))
     return replace(
         entry,
-        title=entry.title or _clean(heading.text()),
+        title=entry.title or clean_text(heading.text()),
         description=description or entry.description,
         quantity_text=entry.quantity_text or ("" if quantity.lower() in _NOT_SPECIFIED else quantity),
         buyer_company=company or entry.buyer_company,
@@ -139,22 +139,9 @@ def parse_posted(text: str, fetched_at: datetime | None) -> datetime | None:
     return local.astimezone(UTC)
 
 
-def _checked_tree(html: str, *, what: str) -> LexborHTMLParser:
-    if "</html>" not in html[-4096:].lower():
-        raise PageParseError("truncated", f"{what} page does not end with </html>")
-    challenge = detect_challenge(200, {}, html)
-    if challenge:
-        raise PageParseError("challenge", f"{challenge} page instead of the {what}")
-    return LexborHTMLParser(html)
-
-
-def _clean(text: str | None) -> str:
-    return " ".join((text or "").split())
-
-
 def _label_key(text: str) -> str:
     """ "Approx. Order Value" -> "approx_order_value"."""
-    return _LABEL_KEY.sub("_", _clean(text).lower()).strip("_")
+    return _LABEL_KEY.sub("_", clean_text(text).lower()).strip("_")
 
 
 def _block_text(node: LexborNode) -> str:
@@ -178,8 +165,8 @@ def _labelled_values(item: LexborNode) -> dict[str, str]:
         label_node = span.css_first("b")
         if label_node is None:
             continue
-        label = _clean(label_node.text())
-        value = _clean(span.text())
+        label = clean_text(label_node.text())
+        value = clean_text(span.text())
         if value.startswith(label):
             value = value[len(label) :].strip()
         values[_label_key(label.rstrip(" :"))] = value
@@ -202,10 +189,10 @@ def _item_to_rfq(item: LexborNode, index: int, fetched_at: datetime) -> ParsedRf
         source=SOURCE,
         external_id=lead_id,
         canonical_url=SITE_URL + detail_path,
-        title=_clean(link.text()),
+        title=clean_text(link.text()),
         posted_at=parse_posted(posted_text, fetched_at) if posted_text else None,
         posted_text=posted_text,
-        description=_clean(snippet.text()) if snippet is not None else "",
+        description=clean_text(snippet.text()) if snippet is not None else "",
         quantity_text="" if quantity.lower() in _NOT_SPECIFIED else quantity,
         country_raw=values.get("location") or values.get("buyer_location", ""),
         detail_path=detail_path,
@@ -222,8 +209,8 @@ def _total_pages(tree: LexborHTMLParser) -> int | None:
         int(m.group(1)) for a in tree.css("div.paging a[href]") if (m := _PAGE_PARAM.search(a.attributes["href"] or ""))
     ]
     current = tree.css_first("div.paging span.on")
-    if current is not None and _clean(current.text()).isdigit():
-        numbers.append(int(_clean(current.text())))
+    if current is not None and clean_text(current.text()).isdigit():
+        numbers.append(int(clean_text(current.text())))
     return max(numbers) if numbers else None
 
 

@@ -19,9 +19,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+from selectolax.lexbor import LexborNode
 
-from rfq_pipeline.fetch.challenge import detect_challenge
+from rfq_pipeline.sources.html import checked_tree, clean_text
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
@@ -50,7 +50,7 @@ def parse_list(html: str, *, fetched_at: datetime) -> ListPage:
     "No sourcing requests found" is a valid empty result.
     """
     del fetched_at
-    tree = _checked_tree(html, what="sourcing request list")
+    tree = checked_tree(html, what="sourcing request list")
     items = tree.css("li.rfq-item")
     pagination = tree.css_first("nav.gs-pagination")
     total_pages = _int((pagination.attributes.get("data-total-pages") or "") if pagination is not None else "")
@@ -68,7 +68,7 @@ def parse_detail(html: str, entry: ParsedRfq) -> ParsedRfq:
 
     Raises :class:`PageParseError` (``truncated``, ``challenge``, ``layout_drift``) like :func:`parse_list`.
     """
-    tree = _checked_tree(html, what="sourcing request")
+    tree = checked_tree(html, what="sourcing request")
     heading = tree.css_first("h1.gs-rfq-detail__title")
     table = tree.css_first("section.gs-rfq-detail__specs table")
     if heading is None or table is None:
@@ -77,14 +77,14 @@ def parse_detail(html: str, entry: ParsedRfq) -> ParsedRfq:
     for row in table.css("tr"):
         label, value = row.css_first("th"), row.css_first("td")
         if label is not None and value is not None:
-            specs[_label_key(label.text())] = _clean(value.text())
-    paragraphs = [_clean(p.text()) for p in tree.css("div.gs-rfq-detail__content p")]
+            specs[_label_key(label.text())] = clean_text(value.text())
+    paragraphs = [clean_text(p.text()) for p in tree.css("div.gs-rfq-detail__content p")]
     description = "\n".join(p for p in paragraphs if p)
     name_node = tree.css_first("p.gs-buyer__name")
     company = ""
     # Buyers who hide their name show as "Verified buyer", which is no company.
     if name_node is not None and "gs-buyer__name--hidden" not in (name_node.attributes.get("class") or "").split():
-        company = _clean(name_node.text())
+        company = clean_text(name_node.text())
 
     attributes: dict[str, Any] = dict(entry.attributes)
     for key in ("target_price", "shipping_terms", "payment_terms"):
@@ -98,14 +98,14 @@ def parse_detail(html: str, entry: ParsedRfq) -> ParsedRfq:
         label_node = fact.css_first("span")
         if label_node is None:
             continue
-        label = _clean(label_node.text())
-        value = _clean(fact.text())[len(label) :].strip()
+        label = clean_text(label_node.text())
+        value = clean_text(fact.text())[len(label) :].strip()
         key = _label_key(label)
         if value and key not in ("country_region",):  # the country is already the entry's country_raw
             attributes[f"buyer_{key}" if not key.startswith("buyer") else key] = value
     status = tree.css_first("div.gs-rfq-detail__status .gs-badge")
     if status is not None:
-        attributes["status"] = _clean(status.text())
+        attributes["status"] = clean_text(status.text())
     expires = tree.css_first(".gs-rfq-detail__expires")
     if expires is not None and (valid := parse_list_date(expires.text())) is not None:
         attributes["valid_until"] = valid.date().isoformat()
@@ -116,7 +116,7 @@ def parse_detail(html: str, entry: ParsedRfq) -> ParsedRfq:
         posted_at = parse_hk_timestamp(posted_text)
     return replace(
         entry,
-        title=entry.title or _clean(heading.text()),
+        title=entry.title or clean_text(heading.text()),
         description=description or entry.description,
         quantity_text=entry.quantity_text or specs.get("order_quantity", ""),
         buyer_company=company or entry.buyer_company,
@@ -158,7 +158,7 @@ def _parse_time_element(node: LexborNode | None) -> tuple[datetime | None, str]:
     if node is None:
         return None, ""
     time_node = node.css_first("time")
-    text = _clean(node.text())
+    text = clean_text(node.text())
     stamp = (time_node.attributes.get("datetime") or "") if time_node is not None else ""
     if stamp:
         try:
@@ -172,21 +172,8 @@ def _parse_time_element(node: LexborNode | None) -> tuple[datetime | None, str]:
     return parse_list_date(text), text
 
 
-def _checked_tree(html: str, *, what: str) -> LexborHTMLParser:
-    if "</html>" not in html[-4096:].lower():
-        raise PageParseError("truncated", f"{what} page does not end with </html>")
-    challenge = detect_challenge(200, {}, html)
-    if challenge:
-        raise PageParseError("challenge", f"{challenge} page instead of the {what}")
-    return LexborHTMLParser(html)
-
-
-def _clean(text: str | None) -> str:
-    return " ".join((text or "").split())
-
-
 def _label_key(text: str) -> str:
-    return _LABEL_KEY.sub("_", _clean(text).lower()).strip("_")
+    return _LABEL_KEY.sub("_", clean_text(text).lower()).strip("_")
 
 
 def _int(text: str) -> int | None:
@@ -223,9 +210,9 @@ def _item_to_rfq(item: LexborNode, index: int) -> ParsedRfq:
     attributes: dict[str, Any] = {}
     category = item.css_first("div.rfq-item__category")
     if category is not None:
-        attributes["category"] = _clean(category.text())
+        attributes["category"] = clean_text(category.text())
     if facts.get("buyer_type") is not None:
-        attributes["buyer_type"] = _clean(facts["buyer_type"].text())
+        attributes["buyer_type"] = clean_text(facts["buyer_type"].text())
     quotes = item.css_first("div.rfq-item__quotes")
     quotes_match = _QUOTES.search(quotes.text()) if quotes is not None else None
     if quotes_match:
@@ -237,12 +224,12 @@ def _item_to_rfq(item: LexborNode, index: int) -> ParsedRfq:
         source=SOURCE,
         external_id=rfq_id,
         canonical_url=SITE_URL + detail_path,
-        title=_clean(link.text()),
+        title=clean_text(link.text()),
         posted_at=posted_at,
         posted_text=posted_text,
-        description=_clean(snippet.text()).removesuffix("…").rstrip() if snippet is not None else "",
-        quantity_text=_clean(quantity.text()) if quantity is not None else "",
-        country_raw=_clean(destination.text()) if destination is not None else "",
+        description=clean_text(snippet.text()).removesuffix("…").rstrip() if snippet is not None else "",
+        quantity_text=clean_text(quantity.text()) if quantity is not None else "",
+        country_raw=clean_text(destination.text()) if destination is not None else "",
         country_code=flag_match.group(1).upper() if flag_match else "",
         detail_path=detail_path,
         attributes=attributes,

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from rfq_pipeline.fetch.challenge import detect_challenge
+from rfq_pipeline.sources.html import checked_tree, clean_text
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
@@ -71,7 +71,7 @@ def parse_list(html: str, *, fetched_at: datetime) -> ListPage:
     a page with zero cards and the site's "no buyers found" message is a valid empty result.
     """
     del fetched_at
-    tree = _checked_tree(html, what="buyers list")
+    tree = checked_tree(html, what="buyers list")
     cards = tree.css("div.search-results")
     if not cards:
         if _EMPTY_STATE.search(tree.body.text() if tree.body else ""):
@@ -88,7 +88,7 @@ def parse_detail(html: str, entry: ParsedRfq) -> ParsedRfq:
     """
     # The detail-page structure (h1.entity-title, div.buylead-description, span.buyer-company) is designed from the
     # scraped templated text and the listing selectors; it must be checked against the live site before relying on it.
-    tree = _checked_tree(html, what="buy lead detail")
+    tree = checked_tree(html, what="buy lead detail")
     heading = tree.css_first("h1")
     body = tree.css_first("div.buylead-description")
     if heading is None or body is None:
@@ -96,20 +96,20 @@ def parse_detail(html: str, entry: ParsedRfq) -> ParsedRfq:
     description = _block_text(body)
     fields = parse_templated_description(description)
     company_node = tree.css_first(".buyer-company")
-    company = _clean(company_node.text()) if company_node is not None else ""
+    company = clean_text(company_node.text()) if company_node is not None else ""
     attributes = dict(entry.attributes)
     attributes.update({key: fields[key] for key in _DETAIL_ATTRIBUTES if fields.get(key)})
-    categories = [_clean(a.text()) for a in tree.css(".buylead-categories a")]
+    categories = [clean_text(a.text()) for a in tree.css(".buylead-categories a")]
     if categories:
         attributes["categories"] = categories
     country_node = tree.css_first(".buylead-country")
     return replace(
         entry,
-        title=entry.title or _WANTED.sub("", _clean(heading.text())),
+        title=entry.title or _WANTED.sub("", clean_text(heading.text())),
         description=description or entry.description,
         quantity_text=fields.get("quantity_required", entry.quantity_text),
         buyer_company=company or entry.buyer_company,
-        country_raw=entry.country_raw or (_clean(country_node.text()) if country_node is not None else ""),
+        country_raw=entry.country_raw or (clean_text(country_node.text()) if country_node is not None else ""),
         attributes=attributes,
     )
 
@@ -156,19 +156,6 @@ def parse_card_date(text: str) -> datetime | None:
         return None
 
 
-def _checked_tree(html: str, *, what: str) -> LexborHTMLParser:
-    if "</html>" not in html[-4096:].lower():
-        raise PageParseError("truncated", f"{what} page does not end with </html>")
-    challenge = detect_challenge(200, {}, html)
-    if challenge:
-        raise PageParseError("challenge", f"{challenge} page instead of the {what}")
-    return LexborHTMLParser(html)
-
-
-def _clean(text: str | None) -> str:
-    return " ".join((text or "").split())
-
-
 def _block_text(node: LexborNode) -> str:
     """Text of a block whose lines are separated by ``<br>`` (kept as newlines, other whitespace collapsed)."""
     parts: list[str] = []
@@ -195,18 +182,18 @@ def _card_to_rfq(card: LexborNode, index: int) -> ParsedRfq:
         raise PageParseError("layout_drift", f"card {index} detail link {href!r} is not a buy lead")
     lead_id, slug = match.group(1), match.group(2)
     detail_path = f"/buylead/view/{lead_id}/{slug}"
-    date_text = next((_clean(s.text()) for s in card.css("small") if _DATE.search(s.text())), "")
+    date_text = next((clean_text(s.text()) for s in card.css("small") if _DATE.search(s.text())), "")
     country_node = card.css_first("span.subtitle")
     snippet_node = card.css_first("div.entity-row-description-search p")
     return ParsedRfq(
         source=SOURCE,
         external_id=lead_id,
         canonical_url=SITE_URL + detail_path,
-        title=_WANTED.sub("", _clean(title_node.text())),
+        title=_WANTED.sub("", clean_text(title_node.text())),
         posted_at=parse_card_date(date_text),
         posted_text=date_text,
-        description=_clean(snippet_node.text()) if snippet_node is not None else "",
-        country_raw=_BUYER_FROM.sub("", _clean(country_node.text())) if country_node is not None else "",
+        description=clean_text(snippet_node.text()) if snippet_node is not None else "",
+        country_raw=_BUYER_FROM.sub("", clean_text(country_node.text())) if country_node is not None else "",
         detail_path=detail_path,
     )
 
@@ -230,8 +217,8 @@ def _total_pages(tree: LexborHTMLParser) -> int | None:
         int(m.group(1)) for a in _pagination_links(tree) if (m := _PAGE_PARAM.search(a.attributes["href"] or ""))
     ]
     active = tree.css_first("ul.pagination li.active")
-    if active is not None and _clean(active.text()).isdigit():
-        numbers.append(int(_clean(active.text())))
+    if active is not None and clean_text(active.text()).isdigit():
+        numbers.append(int(clean_text(active.text())))
     return max(numbers) if numbers else None
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from rfq_pipeline.fetch.challenge import detect_challenge
+from rfq_pipeline.sources.html import checked_tree, clean_text
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
@@ -53,7 +53,7 @@ def parse_list(html: str, *, fetched_at: datetime) -> ListPage:
     empty result.
     """
     fetched_at = _as_utc(fetched_at)
-    tree = _checked_tree(html, what="sourcing request list")
+    tree = checked_tree(html, what="sourcing request list")
     items = tree.css("div.sr-list div.sr-item")
     if not items:
         empty = tree.css_first(".sr-empty")
@@ -69,7 +69,7 @@ def parse_detail(html: str, entry: ParsedRfq) -> ParsedRfq:
 
     Raises :class:`PageParseError` (``truncated``, ``challenge``, ``layout_drift``) like :func:`parse_list`.
     """
-    tree = _checked_tree(html, what="sourcing request")
+    tree = checked_tree(html, what="sourcing request")
     box = tree.css_first("div.sr-detail")
     title = box.css_first("h1.sr-detail-title") if box is not None else None
     if box is None or title is None:
@@ -78,7 +78,7 @@ def parse_detail(html: str, entry: ParsedRfq) -> ParsedRfq:
     for row in box.css("table.sr-detail-info tr"):
         label, value = row.css_first("th"), row.css_first("td")
         if label is not None and value is not None:
-            info.setdefault(_LABEL_KEY.sub("_", _clean(label.text()).lower()).strip("_"), _clean(value.text()))
+            info.setdefault(_LABEL_KEY.sub("_", clean_text(label.text()).lower()).strip("_"), clean_text(value.text()))
     text_node = box.css_first(".sr-detail-text")
     company_node = box.css_first(".buyer-company")
 
@@ -95,12 +95,12 @@ def parse_detail(html: str, entry: ParsedRfq) -> ParsedRfq:
         attributes["posted_local"] = posted_local
     return replace(
         entry,
-        title=_clean(title.text()) or entry.title,
+        title=clean_text(title.text()) or entry.title,
         posted_at=exact or entry.posted_at,
         description=_block_text(text_node) if text_node is not None else entry.description,
         quantity_text=info.get("purchase_quantity") or entry.quantity_text,
         country_raw=info.get("destination_country") or entry.country_raw,
-        buyer_company=_clean(company_node.text()) if company_node is not None else entry.buyer_company,
+        buyer_company=clean_text(company_node.text()) if company_node is not None else entry.buyer_company,
         attributes=attributes,
     )
 
@@ -112,7 +112,7 @@ def parse_posted_time(text: str, fetched_at: datetime) -> datetime | None:
     returns ``None`` otherwise.
     """
     fetched_at = _as_utc(fetched_at)
-    value = _clean(text)
+    value = clean_text(text)
     lowered = value.lower()
     if lowered in ("just now", "now"):
         return fetched_at
@@ -155,19 +155,6 @@ def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _checked_tree(html: str, *, what: str) -> LexborHTMLParser:
-    if "</html>" not in html[-4096:].lower():
-        raise PageParseError("truncated", f"{what} page does not end with </html>")
-    challenge = detect_challenge(200, {}, html)
-    if challenge:
-        raise PageParseError("challenge", f"{challenge} page instead of the {what}")
-    return LexborHTMLParser(html)
-
-
-def _clean(text: str | None) -> str:
-    return " ".join((text or "").split())
-
-
 def _block_text(node: LexborNode) -> str:
     """A block's paragraphs as lines (``<p>`` and ``<br>`` break lines, other whitespace collapses)."""
     parts: list[str] = []
@@ -185,7 +172,7 @@ def _block_text(node: LexborNode) -> str:
 def _value(item: LexborNode, selector: str) -> str:
     """A card attribute without its "Label:" prefix."""
     node = item.css_first(selector)
-    return _LABEL_PREFIX.sub("", _clean(node.text()), count=1) if node is not None else ""
+    return _LABEL_PREFIX.sub("", clean_text(node.text()), count=1) if node is not None else ""
 
 
 def _item_to_rfq(item: LexborNode, index: int, fetched_at: datetime) -> ParsedRfq:
@@ -198,11 +185,11 @@ def _item_to_rfq(item: LexborNode, index: int, fetched_at: datetime) -> ParsedRf
     match = _REQUEST_PATH.search(link.attributes.get("href") or "")
     assert match is not None  # the link was chosen by the same pattern
     request_id, slug = match.group(1), match.group(2)
-    title = _clean(link.text())
+    title = clean_text(link.text())
     time_node = item.css_first(".sr-time")
     if not title or time_node is None:
         raise PageParseError("layout_drift", f"card {request_id} lacks a title or a .sr-time")
-    posted_text = _clean(time_node.text())
+    posted_text = clean_text(time_node.text())
     desc = item.css_first(".sr-item-desc")
     return ParsedRfq(
         source=SOURCE,
@@ -211,7 +198,7 @@ def _item_to_rfq(item: LexborNode, index: int, fetched_at: datetime) -> ParsedRf
         title=title,
         posted_at=parse_posted_time(posted_text, fetched_at),
         posted_text=posted_text,
-        description=_clean(desc.text()) if desc is not None else "",
+        description=clean_text(desc.text()) if desc is not None else "",
         quantity_text=_value(item, ".sr-qty"),
         country_raw=_value(item, ".sr-dest"),
         detail_path=f"/sourcing-requests/{request_id}/{slug}.html",
@@ -229,8 +216,8 @@ def _has_next(tree: LexborHTMLParser) -> bool:
 def _total_pages(tree: LexborHTMLParser) -> int | None:
     numbers = [int(m.group(1)) for a in _pager_links(tree) if (m := _PAGE_NUMBER.search(a.attributes["href"] or ""))]
     current = tree.css_first("div.sr-pager span.current")
-    if current is not None and _clean(current.text()).isdigit():
-        numbers.append(int(_clean(current.text())))
+    if current is not None and clean_text(current.text()).isdigit():
+        numbers.append(int(clean_text(current.text())))
     return max(numbers) if numbers else None
 
 

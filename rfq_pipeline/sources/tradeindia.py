@@ -17,7 +17,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from rfq_pipeline.fetch.challenge import detect_challenge
+from rfq_pipeline.sources.html import checked_tree, clean_text
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
@@ -41,12 +41,7 @@ def parse_list(html: str, *, fetched_at: datetime) -> ListPage:
     site's "No Buy Requirements Found" message is a valid empty result.
     """
     del fetched_at
-    if "</html>" not in html[-4096:].lower():
-        raise PageParseError("truncated", "buy requirement list page does not end with </html>")
-    challenge = detect_challenge(200, {}, html)
-    if challenge:
-        raise PageParseError("challenge", f"{challenge} page instead of the buy requirement list")
-    tree = LexborHTMLParser(html)
+    tree = checked_tree(html, what="buy requirement list")
     cards = tree.css("div.req-card")
     if not cards:
         empty = tree.css_first(".no-result")
@@ -80,17 +75,13 @@ def lead_url(slug: str, lead_id: str) -> str:
     return f"{SITE_URL}/buy-leads/{slug}-{lead_id}.html"
 
 
-def _clean(text: str | None) -> str:
-    return " ".join((text or "").split())
-
-
 def _details(card: LexborNode) -> dict[str, str]:
     values: dict[str, str] = {}
     for item in card.css("ul.req-details li"):
         label, value = item.css_first("label"), item.css_first("span")
         if label is not None and value is not None:
-            key = _LABEL_KEY.sub("_", _clean(label.text()).lower()).strip("_")
-            values.setdefault(key, _clean(value.text()))
+            key = _LABEL_KEY.sub("_", clean_text(label.text()).lower()).strip("_")
+            values.setdefault(key, clean_text(value.text()))
     return values
 
 
@@ -103,11 +94,11 @@ def _card_to_rfq(card: LexborNode, index: int) -> ParsedRfq:
     match = _LEAD_PATH.search(link.attributes.get("href") or "")
     assert match is not None  # the link was chosen by the same pattern
     slug, lead_id = match.group(1), match.group(2)
-    title = _clean(link.text())
+    title = clean_text(link.text())
     posted_node = card.css_first(".req-posted")
     if not title or posted_node is None:
         raise PageParseError("layout_drift", f"card {lead_id} lacks a title or a .req-posted time")
-    posted_text = _POSTED_PREFIX.sub("", _clean(posted_node.text()))
+    posted_text = _POSTED_PREFIX.sub("", clean_text(posted_node.text()))
     details = _details(card)
     location = details.pop("buyer_location", "")
     parts = [part.strip() for part in location.split(",") if part.strip()]
@@ -127,9 +118,9 @@ def _card_to_rfq(card: LexborNode, index: int) -> ParsedRfq:
         title=title,
         posted_at=parse_posted_on(posted_text),
         posted_text=posted_text,
-        description=_clean(desc.text()) if desc is not None else "",
+        description=clean_text(desc.text()) if desc is not None else "",
         quantity_text=quantity,
-        buyer_company=_BUYER_PREFIX.sub("", _clean(buyer.text())) if buyer is not None else "",
+        buyer_company=_BUYER_PREFIX.sub("", clean_text(buyer.text())) if buyer is not None else "",
         country_raw=parts[-1] if parts else "",
         attributes=attributes,
     )
@@ -140,7 +131,7 @@ def _has_next(tree: LexborHTMLParser) -> bool:
 
 
 def _total_pages(tree: LexborHTMLParser) -> int | None:
-    numbers = [int(text) for node in tree.css("ul.pagination li") if (text := _clean(node.text())).isdigit()]
+    numbers = [int(text) for node in tree.css("ul.pagination li") if (text := clean_text(node.text())).isdigit()]
     return max(numbers) if numbers else None
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from rfq_pipeline.fetch.challenge import detect_challenge
+from rfq_pipeline.sources.html import checked_tree, clean_text
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
@@ -55,7 +55,7 @@ def parse_list(html: str, *, fetched_at: datetime) -> ListPage:
     "No buy offers found" message is a valid empty result.
     """
     del fetched_at
-    tree = _checked_tree(html, what="buy offer list")
+    tree = checked_tree(html, what="buy offer list")
     rows = tree.css("div.bo-list-row")
     if not rows:
         empty = tree.css_first(".bo-list-empty")
@@ -71,7 +71,7 @@ def parse_detail(html: str, entry: ParsedRfq) -> ParsedRfq:
 
     Raises :class:`PageParseError` (``truncated``, ``challenge``, ``layout_drift``) like :func:`parse_list`.
     """
-    tree = _checked_tree(html, what="buy offer detail")
+    tree = checked_tree(html, what="buy offer detail")
     heading = tree.css_first("div.bo-buyoffer-box h1")
     if heading is None:
         raise PageParseError("layout_drift", "detail page without div.bo-buyoffer-box h1")
@@ -97,7 +97,7 @@ def parse_detail(html: str, entry: ParsedRfq) -> ParsedRfq:
         posted_at = parse_offer_date(posted_text)
     return replace(
         entry,
-        title=_clean(heading.text()) or entry.title,
+        title=clean_text(heading.text()) or entry.title,
         posted_at=posted_at,
         posted_text=entry.posted_text or posted_text,
         description=description or entry.description,
@@ -130,19 +130,6 @@ def canonical_offer_url(slug: str, offer_id: str) -> str:
     return f"{CANONICAL_BASE}/buyoffer/{slug}-{offer_id}.html"
 
 
-def _checked_tree(html: str, *, what: str) -> LexborHTMLParser:
-    if "</html>" not in html[-4096:].lower():
-        raise PageParseError("truncated", f"{what} page does not end with </html>")
-    challenge = detect_challenge(200, {}, html)
-    if challenge:
-        raise PageParseError("challenge", f"{challenge} page instead of the {what}")
-    return LexborHTMLParser(html)
-
-
-def _clean(text: str | None) -> str:
-    return " ".join((text or "").split())
-
-
 def _block_text(node: LexborNode) -> str:
     """Text of a block whose lines are ``<br>`` or ``<p>`` separated (kept as newlines, other whitespace collapsed)."""
     parts: list[str] = []
@@ -166,9 +153,9 @@ def _attribute_list(box: LexborNode | None) -> dict[str, str]:
         label, value = item.css_first("span"), item.css_first("strong")
         if label is None or value is None:
             continue
-        key = _LABEL_KEY.sub("_", _clean(label.text()).lower()).strip("_")
+        key = _LABEL_KEY.sub("_", clean_text(label.text()).lower()).strip("_")
         if key and key not in fields:
-            fields[key] = _clean(value.text())
+            fields[key] = clean_text(value.text())
     return fields
 
 
@@ -179,11 +166,11 @@ def _row_to_rfq(row: LexborNode, index: int) -> ParsedRfq:
     parsed = parse_offer_url(link.attributes.get("href") or "")
     assert parsed is not None  # the link was chosen by the same pattern
     slug, offer_id = parsed
-    title = _clean(link.text()) or _clean(link.attributes.get("title"))
+    title = clean_text(link.text()) or clean_text(link.attributes.get("title"))
     if not title:
         raise PageParseError("layout_drift", f"row {index} ({offer_id}) has an empty title")
     date_node = row.css_first(".bo-list-date")
-    date_text = _clean(date_node.text()) if date_node is not None else ""
+    date_text = clean_text(date_node.text()) if date_node is not None else ""
     country_node = row.css_first(".bo-list-country")
     desc_node = row.css_first(".bo-list-desc")
     return ParsedRfq(
@@ -193,8 +180,8 @@ def _row_to_rfq(row: LexborNode, index: int) -> ParsedRfq:
         title=title,
         posted_at=parse_offer_date(date_text),
         posted_text=date_text,
-        description=_clean(desc_node.text()) if desc_node is not None else "",
-        country_raw=_clean(country_node.text()) if country_node is not None else "",
+        description=clean_text(desc_node.text()) if desc_node is not None else "",
+        country_raw=clean_text(country_node.text()) if country_node is not None else "",
         detail_path=f"/buyoffer/{slug}-{offer_id}.html",
         # Reposts keep the slug under a new id: the slug is the cheapest repost key for de-duplication.
         attributes={"slug": slug},
@@ -212,8 +199,8 @@ def _has_next(tree: LexborHTMLParser) -> bool:
 def _total_pages(tree: LexborHTMLParser) -> int | None:
     numbers = [int(m.group(1)) for a in _paging_links(tree) if (m := _PAGE_NO.search(a.attributes.get("href") or ""))]
     current = tree.css_first("div.paging span.current")
-    if current is not None and _clean(current.text()).isdigit():
-        numbers.append(int(_clean(current.text())))
+    if current is not None and clean_text(current.text()).isdigit():
+        numbers.append(int(clean_text(current.text())))
     return max(numbers) if numbers else None
 
 

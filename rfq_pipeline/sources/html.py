@@ -1,0 +1,28 @@
+"""Helpers every HTML parser shares: the guard that keeps truncated and anti-bot pages out of the parsers."""
+
+from __future__ import annotations
+
+from selectolax.lexbor import LexborHTMLParser
+
+from rfq_pipeline.fetch.challenge import detect_challenge
+from rfq_pipeline.sources.model import PageParseError
+
+
+def checked_tree(html: str, *, what: str) -> LexborHTMLParser:
+    """Parse ``html`` after making sure it is a whole page of the site, not a cut-off or challenge page.
+
+    Raises :class:`PageParseError` ``truncated`` when the document does not end with ``</html>`` (a dropped
+    connection), and ``challenge`` for Cloudflare/AWS WAF/captcha/login pages that arrived with a 200.
+    ``what`` names the page in the messages ("buy lead list").
+    """
+    if "</html>" not in html[-4096:].lower():
+        raise PageParseError("truncated", f"{what} page does not end with </html>")
+    challenge = detect_challenge(200, {}, html)
+    if challenge:
+        raise PageParseError("challenge", f"{challenge} page instead of the {what}")
+    return LexborHTMLParser(html)
+
+
+def clean_text(text: str | None) -> str:
+    """Collapse all whitespace runs to single spaces and strip the ends."""
+    return " ".join((text or "").split())
