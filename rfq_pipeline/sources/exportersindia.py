@@ -21,7 +21,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from rfq_pipeline.sources.html import checked_tree, clean_text
+from rfq_pipeline.sources.html import block_text, checked_tree, clean_text
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
@@ -78,7 +78,7 @@ def parse_detail(html: str, entry: ParsedRfq) -> ParsedRfq:
         if label is not None and value is not None:
             spec[_label_key(label.text())] = clean_text(value.text())
     text_node = tree.css_first("div.bld-desc p")
-    description = _block_text(text_node) if text_node is not None else ""
+    description = block_text(text_node) if text_node is not None else ""
     company_node = tree.css_first("span.bld-company")
     company = clean_text(company_node.text()) if company_node is not None else ""
     if company.lower() in _NOT_DISCLOSED:
@@ -142,20 +142,6 @@ def parse_posted(text: str, fetched_at: datetime | None) -> datetime | None:
 def _label_key(text: str) -> str:
     """ "Approx. Order Value" -> "approx_order_value"."""
     return _LABEL_KEY.sub("_", clean_text(text).lower()).strip("_")
-
-
-def _block_text(node: LexborNode) -> str:
-    """Text of a paragraph whose lines are separated by ``<br>`` (kept as newlines, other whitespace collapsed)."""
-    parts: list[str] = []
-    for child in node.iter(include_text=True):
-        if child.tag == "br":
-            parts.append("\n")
-        elif child.tag == "-text":
-            parts.append((child.text_content or "").replace("\n", " "))
-        else:
-            parts.append((child.text(separator=" ") or "").replace("\n", " "))
-    lines = [" ".join(line.split()) for line in "".join(parts).split("\n")]
-    return "\n".join(line for line in lines if line)
 
 
 def _labelled_values(item: LexborNode) -> dict[str, str]:

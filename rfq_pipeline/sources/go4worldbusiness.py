@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from rfq_pipeline.sources.html import checked_tree, clean_text
+from rfq_pipeline.sources.html import block_text, checked_tree, clean_text
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
@@ -93,7 +93,7 @@ def parse_detail(html: str, entry: ParsedRfq) -> ParsedRfq:
     body = tree.css_first("div.buylead-description")
     if heading is None or body is None:
         raise PageParseError("layout_drift", "detail page without h1 title or div.buylead-description")
-    description = _block_text(body)
+    description = block_text(body, keep_blank_lines=True)
     fields = parse_templated_description(description)
     company_node = tree.css_first(".buyer-company")
     company = clean_text(company_node.text()) if company_node is not None else ""
@@ -154,21 +154,6 @@ def parse_card_date(text: str) -> datetime | None:
         return datetime(year, _MONTHS[match.group(1).lower()], int(match.group(2)), tzinfo=UTC)
     except ValueError:
         return None
-
-
-def _block_text(node: LexborNode) -> str:
-    """Text of a block whose lines are separated by ``<br>`` (kept as newlines, other whitespace collapsed)."""
-    parts: list[str] = []
-    for child in node.iter(include_text=True):
-        if child.tag == "br":
-            parts.append("\n")
-        elif child.tag == "-text":
-            # Source line breaks are plain whitespace in HTML; only <br> breaks a line.
-            parts.append(" ".join((child.text_content or "").split(" ")).replace("\n", " "))
-        else:
-            parts.append((child.text(separator=" ") or "").replace("\n", " "))
-    lines = [" ".join(line.split()) for line in "".join(parts).split("\n")]
-    return "\n".join(lines).strip()
 
 
 def _card_to_rfq(card: LexborNode, index: int) -> ParsedRfq:

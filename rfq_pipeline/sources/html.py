@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from rfq_pipeline.fetch.challenge import detect_challenge
 from rfq_pipeline.sources.model import PageParseError
@@ -26,3 +26,25 @@ def checked_tree(html: str, *, what: str) -> LexborHTMLParser:
 def clean_text(text: str | None) -> str:
     """Collapse all whitespace runs to single spaces and strip the ends."""
     return " ".join((text or "").split())
+
+
+def block_text(node: LexborNode, *, paragraphs: bool = False, keep_blank_lines: bool = False) -> str:
+    """Text of a block with line breaks only where the markup puts them.
+
+    Every ``<br>`` breaks a line; with ``paragraphs`` each child element (``<p>``) is a line of its own. Source
+    line breaks are plain whitespace in HTML, so all other whitespace collapses. Blank lines are dropped unless
+    ``keep_blank_lines`` (templated texts use them to separate sections).
+    """
+    parts: list[str] = []
+    for child in node.iter(include_text=True):
+        if child.tag == "br":
+            parts.append("\n")
+        elif child.tag == "-text":
+            parts.append((child.text_content or "").replace("\n", " "))
+        else:
+            text = (child.text(separator=" ") or "").replace("\n", " ")
+            parts.append(f"\n{text}\n" if paragraphs else text)
+    lines = [" ".join(line.split()) for line in "".join(parts).split("\n")]
+    if keep_blank_lines:
+        return "\n".join(lines).strip()
+    return "\n".join(line for line in lines if line)

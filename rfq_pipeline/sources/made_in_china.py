@@ -19,7 +19,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from rfq_pipeline.sources.html import checked_tree, clean_text
+from rfq_pipeline.sources.html import block_text, checked_tree, clean_text
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
@@ -97,7 +97,7 @@ def parse_detail(html: str, entry: ParsedRfq) -> ParsedRfq:
         entry,
         title=clean_text(title.text()) or entry.title,
         posted_at=exact or entry.posted_at,
-        description=_block_text(text_node) if text_node is not None else entry.description,
+        description=block_text(text_node, paragraphs=True) if text_node is not None else entry.description,
         quantity_text=info.get("purchase_quantity") or entry.quantity_text,
         country_raw=info.get("destination_country") or entry.country_raw,
         buyer_company=clean_text(company_node.text()) if company_node is not None else entry.buyer_company,
@@ -153,20 +153,6 @@ def request_url(request_id: str, slug: str) -> str:
 
 def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _block_text(node: LexborNode) -> str:
-    """A block's paragraphs as lines (``<p>`` and ``<br>`` break lines, other whitespace collapses)."""
-    parts: list[str] = []
-    for child in node.iter(include_text=True):
-        if child.tag == "br":
-            parts.append("\n")
-        elif child.tag == "-text":
-            parts.append((child.text_content or "").replace("\n", " "))
-        else:
-            parts.append("\n" + (child.text(separator=" ") or "").replace("\n", " ") + "\n")
-    lines = [" ".join(line.split()) for line in "".join(parts).split("\n")]
-    return "\n".join(line for line in lines if line)
 
 
 def _value(item: LexborNode, selector: str) -> str:

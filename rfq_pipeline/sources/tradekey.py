@@ -21,7 +21,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from rfq_pipeline.sources.html import checked_tree, clean_text
+from rfq_pipeline.sources.html import block_text, checked_tree, clean_text
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
@@ -77,7 +77,7 @@ def parse_detail(html: str, entry: ParsedRfq) -> ParsedRfq:
         raise PageParseError("layout_drift", "detail page without div.bo-buyoffer-box h1")
     fields = _attribute_list(tree.css_first("div.bo-buyoffer-box"))
     desc_node = tree.css_first("div.bo-desc")
-    description = _block_text(desc_node) if desc_node is not None else ""
+    description = block_text(desc_node, paragraphs=True) if desc_node is not None else ""
 
     attributes: dict[str, Any] = dict(entry.attributes)
     country = quantity = posted_text = company = ""
@@ -128,20 +128,6 @@ def parse_offer_url(url: str) -> tuple[str, str] | None:
 def canonical_offer_url(slug: str, offer_id: str) -> str:
     """The public URL of a buy offer."""
     return f"{CANONICAL_BASE}/buyoffer/{slug}-{offer_id}.html"
-
-
-def _block_text(node: LexborNode) -> str:
-    """Text of a block whose lines are ``<br>`` or ``<p>`` separated (kept as newlines, other whitespace collapsed)."""
-    parts: list[str] = []
-    for child in node.iter(include_text=True):
-        if child.tag == "br":
-            parts.append("\n")
-        elif child.tag == "-text":
-            parts.append((child.text_content or "").replace("\n", " "))
-        else:
-            parts.append("\n" + (child.text(separator=" ") or "").replace("\n", " ") + "\n")
-    lines = [" ".join(line.split()) for line in "".join(parts).split("\n")]
-    return "\n".join(line for line in lines if line)
 
 
 def _attribute_list(box: LexborNode | None) -> dict[str, str]:
