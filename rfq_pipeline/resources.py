@@ -61,12 +61,12 @@ class ObjectStoreResource(dg.ConfigurableResource):
 
 
 class HttpClientResource(dg.ConfigurableResource):
-    """The shared curl_cffi client with impersonation and the retry policy from the settings."""
+    """The shared curl_cffi client with the retry policy from the settings."""
 
-    def get_client(self) -> HttpClient:
-        """A new client; close it when the step is done."""
+    def get_client(self, impersonate: str) -> HttpClient:
+        """A new client presenting as browser profile ``impersonate``; close it when the step is done."""
         settings = Settings.from_env()
         return HttpClient(
-            impersonate=settings.http_impersonate,
+            impersonate=impersonate,
             policy=RetryPolicy(timeouts_s=settings.http_timeouts, backoff_s=settings.http_backoff),
         )

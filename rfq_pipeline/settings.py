@@ -94,7 +94,7 @@ class Settings:
     schedules_running: bool = False
     http_timeouts: tuple[float, ...] = (30.0, 60.0, 120.0)
     http_backoff: tuple[float, ...] = (1.0, 2.0, 4.0)
-    http_impersonate: str = "chrome"
+    http_impersonate: str | None = None  # overrides every source's own curl_cffi browser profile
     source_overrides: Mapping[str, SourceOverride] = field(default_factory=dict)
 
     @classmethod
@@ -129,7 +129,7 @@ class Settings:
             schedules_running=_env_bool(env, "RFQ_SCHEDULES_RUNNING", False),
             http_timeouts=_env_seconds(env, "RFQ_HTTP_TIMEOUTS", (30.0, 60.0, 120.0)),
             http_backoff=_env_seconds(env, "RFQ_HTTP_BACKOFF", (1.0, 2.0, 4.0)),
-            http_impersonate=env.get("RFQ_HTTP_IMPERSONATE") or "chrome",
+            http_impersonate=env.get("RFQ_HTTP_IMPERSONATE") or None,
             source_overrides=_source_overrides(env),
         )
 

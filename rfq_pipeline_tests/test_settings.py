@@ -14,6 +14,7 @@ def test_defaults_need_no_configuration(tmp_path: Path) -> None:
     assert settings.embedded_pgdata == settings.data_dir / "pg"
     assert settings.bucket_for("raw_pages") is None
     assert settings.http_timeouts == (30.0, 60.0, 120.0)
+    assert settings.http_impersonate is None  # each source uses its own browser profile
     assert settings.partitions_start == date(2025, 1, 1)
 
 
@@ -72,6 +73,8 @@ def test_per_source_overrides_apply_to_the_spec() -> None:
     assert go4w.list_url(go4w.listings[0], 2) == (
         "http://127.0.0.1:9999/go4worldbusiness/buyers/Cosmetics?region=worldwide&pg_buyers=2"
     )
+    assert go4w.impersonate == SOURCES["go4worldbusiness"].impersonate
+    assert resolve(go4w, Settings.from_env({"RFQ_HTTP_IMPERSONATE": "safari"})).impersonate == "safari"
     alibaba = resolve(SOURCES["alibaba_rfq"], settings)
     assert alibaba.base_url == "https://mirror.example.com"  # an explicit base URL beats the simulator
     assert alibaba.rate_per_minute == 4.5

@@ -81,7 +81,7 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             reason = f"source disabled by RFQ_SOURCE_{spec.name.upper()}_ENABLED"
             yield from _skipped(context, key, reason)
             return
-        client = http.get_client()
+        client = http.get_client(resolved.impersonate)
         try:
             report = ingest_partition(
                 resolved, day, db=postgres.db, store=raw_pages.get_store(), client=client, run_id=context.run.run_id

@@ -32,6 +32,8 @@ WHERE (sources.kind, sources.base_url, sources.cadence, sources.enabled)
       IS DISTINCT FROM (EXCLUDED.kind, EXCLUDED.base_url, EXCLUDED.cadence, EXCLUDED.enabled)
 """
 
+ENSURE_SOURCE_HEALTH = "INSERT INTO source_health (source) VALUES (%(source)s) ON CONFLICT (source) DO NOTHING"
+
 RECORD_RAW_PAGE = """
 INSERT INTO raw_pages (source, url, page_kind, partition_date, content_sha256, object_key, byte_size, http_status,
                        fetch_status, parse_status, error, first_fetched_at, last_fetched_at, run_id)
@@ -158,6 +160,11 @@ def upsert_source(
     conn.execute(
         UPSERT_SOURCE, {"name": name, "kind": kind, "base_url": base_url, "cadence": cadence, "enabled": enabled}
     )
+
+
+def ensure_source_health(conn: psycopg.Connection, source: str) -> None:
+    """Create the source's health row (breaker and rate-limit state) if it has none yet."""
+    conn.execute(ENSURE_SOURCE_HEALTH, {"source": source})
 
 
 def record_raw_page(conn: psycopg.Connection, row: dict[str, Any]) -> int:

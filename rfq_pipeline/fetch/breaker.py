@@ -13,10 +13,9 @@ from datetime import datetime
 from typing import Literal
 
 from rfq_pipeline.db.database import Database
+from rfq_pipeline.db.repository import ensure_source_health
 
 BreakerState = Literal["closed", "open", "half_open"]
-
-ENSURE_ROW = "INSERT INTO source_health (source) VALUES (%(source)s) ON CONFLICT (source) DO NOTHING"
 
 # One statement decides and transitions atomically: concurrent callers cannot both become the half-open probe.
 ADMIT = """
@@ -125,7 +124,7 @@ class CircuitBreaker:
         self.threshold = threshold
         self.cooldown_s = cooldown_s
         with db.connection() as conn:
-            conn.execute(ENSURE_ROW, {"source": source})
+            ensure_source_health(conn, source)
 
     def admit(self) -> Admission:
         """Ask to send one request: always yes when closed; one probe after the cool-down; otherwise no."""

@@ -93,12 +93,10 @@ class HttpClient:
         impersonate: str = "chrome",
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        on_throttle: Callable[[str, float], None] | None = None,
     ) -> None:
         self.impersonate = impersonate
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
-        self._on_throttle = on_throttle
         self._session = curl_requests.Session(impersonate=impersonate)
 
     def get(
@@ -124,7 +122,7 @@ class HttpClient:
             last = replace(last, attempts=attempt + 1, elapsed_s=time.monotonic() - started)
             if attempt == policy.max_attempts - 1:
                 break
-            wait = self._retry_wait(last, attempt, on_throttle or self._on_throttle)
+            wait = self._retry_wait(last, attempt, on_throttle)
             if wait is None:
                 break
             self._sleep(wait)

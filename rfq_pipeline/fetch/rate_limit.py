@@ -17,13 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rfq_pipeline.db.database import Database
+from rfq_pipeline.db.repository import ensure_source_health
 
 # Two-key advisory lock: (namespace, hash of the source). The namespace keeps it apart from other advisory locks.
 _LOCK_NAMESPACE = 7_310_420
-
-ENSURE_HEALTH_ROW = """
-INSERT INTO source_health (source) VALUES (%(source)s) ON CONFLICT (source) DO NOTHING
-"""
 
 RESERVE_SLOT = """
 WITH limits AS (
@@ -104,7 +101,7 @@ class SharedRateLimiter:
         self._slow_for_s = slow_for_s
         self.waited_s = 0.0  # total time this limiter made its caller wait, for run metadata
         with db.connection() as conn:
-            conn.execute(ENSURE_HEALTH_ROW, {"source": source})
+            ensure_source_health(conn, source)
 
     def reserve(self) -> float:
         """Reserve the next slot and return how many seconds until it (0 when it is now)."""

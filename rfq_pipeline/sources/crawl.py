@@ -15,7 +15,6 @@ from typing import Literal, Protocol
 from rfq_pipeline.fetch.http_client import FetchResponse
 from rfq_pipeline.fetch.polite import SourceUnavailable
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
-from rfq_pipeline.sources.registry import posted_in_window
 from rfq_pipeline.sources.spec import SourceSpec
 
 PageKind = Literal["list", "detail"]
@@ -84,6 +83,11 @@ class CrawlResult:
     def count(self, *reasons: str) -> int:
         """Failures with one of ``reasons`` (``challenge``, ``truncated``, ``layout_drift``, ``timeout``...)."""
         return sum(1 for failure in self.failures if failure.reason in reasons)
+
+
+def posted_in_window(entry: ParsedRfq, start: datetime, end: datetime) -> bool:
+    """Whether an entry belongs to the posting-date window ``[start, end)``; undated entries always do."""
+    return entry.posted_at is None or start <= entry.posted_at < end
 
 
 def crawl_window(spec: SourceSpec, client: Fetcher, sink: PageSink, start: datetime, end: datetime) -> CrawlResult:

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import replace
-from datetime import datetime
 
 from rfq_pipeline.settings import Settings
-from rfq_pipeline.sources.model import ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
 SOURCE_MODULES: tuple[str, ...] = (
@@ -63,14 +61,10 @@ def resolve(spec: SourceSpec, settings: Settings) -> SourceSpec:
         rate_per_minute=override.rate_per_minute or rate,
         max_pages=override.max_pages or spec.max_pages,
         listings=override.listings or spec.listings,
+        impersonate=settings.http_impersonate or spec.impersonate,
     )
 
 
 def resolved_sources(settings: Settings) -> list[SourceSpec]:
     """Every registered source with the settings applied."""
     return [resolve(spec, settings) for spec in SOURCES.values()]
-
-
-def posted_in_window(entry: ParsedRfq, start: datetime, end: datetime) -> bool:
-    """Whether an entry belongs to the posting-date window ``[start, end)``; undated entries always do."""
-    return entry.posted_at is None or start <= entry.posted_at < end

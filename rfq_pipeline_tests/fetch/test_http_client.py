@@ -19,7 +19,6 @@ def _client(sleeps: list[float], throttles: list[tuple[str, float]] | None = Non
     return HttpClient(
         policy=RetryPolicy(timeouts_s=(1.0, 2.0, 3.0), **policy),  # type: ignore[arg-type]
         sleep=sleeps.append,
-        on_throttle=(lambda url, wait: throttles.append((url, wait))) if throttles is not None else None,
     )
 
 
@@ -37,7 +36,7 @@ def test_429_waits_for_retry_after_then_succeeds(sim) -> None:
     sleeps: list[float] = []
     throttles: list[tuple[str, float]] = []
     sim.set_fault("alibaba_rfq", "429", times=2, retry_after=7)
-    response = _client(sleeps, throttles).get(_list_url(sim))
+    response = _client(sleeps).get(_list_url(sim), on_throttle=lambda url, wait: throttles.append((url, wait)))
     assert response.ok and response.attempts == 3
     assert sleeps == [7.0, 7.0]
     assert [wait for _, wait in throttles] == [7.0, 7.0]
