@@ -129,6 +129,57 @@ def _cmd_sources(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_classify(args: argparse.Namespace) -> int:
+    from rfq_pipeline.ai.classify_jsonl import classify_jsonl
+
+    report = classify_jsonl(Path(args.input), Path(args.output))
+    print(report.render(), file=sys.stderr)
+    return 0 if not report.errors else 1
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    import time
+
+    from rfq_pipeline.ai.classifier import ensure_trained
+    from rfq_pipeline.ai.embeddings import STATIC_ARTIFACT, distill_static, ensure_static_artifact
+
+    started = time.perf_counter()
+    if args.force and STATIC_ARTIFACT.exists():
+        distill_static(STATIC_ARTIFACT)
+    static = ensure_static_artifact()
+    print(f"static embedder: {static.name} ({time.perf_counter() - started:.0f}s)")
+    started = time.perf_counter()
+    if args.force:
+        from rfq_pipeline.ai.classifier import model_path
+
+        model_path().unlink(missing_ok=True)
+    classifier = ensure_trained()
+    print(f"local classifier: {classifier.name} ({time.perf_counter() - started:.0f}s)")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from rfq_pipeline.ai import evaluation
+
+    embedders = ["minilm-static", "minilm"] if args.compare_embedders else ["minilm-static"]
+    for embedder in embedders:
+        print(evaluation.render(evaluation.evaluate(embedder=embedder), embedder))
+    if not args.skip_dedup:
+        from rfq_pipeline.dedup.evaluation import evaluate as evaluate_dedup
+
+        print(evaluate_dedup().render())
+    return 0
+
+
+def _cmd_dedup(args: argparse.Namespace) -> int:
+    from rfq_pipeline.dedup.cli import dedup_jsonl
+
+    run = dedup_jsonl(Path(args.input), Path(args.output))
+    counts = ", ".join(f"{k}={v}" for k, v in sorted(run.by_matched_by.items()))
+    print(f"{len(run.rows)} RFQs -> {run.clusters} clusters ({run.duplicates} duplicates: {counts})", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(prog="rfq-pipeline", description=__doc__)
@@ -164,6 +215,26 @@ def build_parser() -> argparse.ArgumentParser:
     reset = sources_sub.add_parser("reset-breaker", help="close a source's circuit breaker by hand")
     reset.add_argument("name")
     sources.set_defaults(func=_cmd_sources)
+
+    classify = sub.add_parser("classify", help="label the RFQs of a JSONL file with the local classifier")
+    classify.add_argument("--input", required=True, help="JSONL: id, title, optional description, quantity, country")
+    classify.add_argument("--output", required=True, help="JSONL written: id, industry, relevant, intent, quality")
+    classify.set_defaults(func=_cmd_classify)
+
+    models = sub.add_parser("models", help="build the local models (distilled embedder, trained classifier)")
+    models.add_argument("models_command", choices=["build"])
+    models.add_argument("--force", action="store_true", help="rebuild even if the artifacts exist")
+    models.set_defaults(func=_cmd_models)
+
+    evaluate = sub.add_parser("evaluate", help="classifier and dedup quality on the labeled data")
+    evaluate.add_argument("--compare-embedders", action="store_true", help="also evaluate with the torch embedder")
+    evaluate.add_argument("--skip-dedup", action="store_true", help="only the classifier")
+    evaluate.set_defaults(func=_cmd_evaluate)
+
+    dedup = sub.add_parser("dedup", help="cluster the RFQs of a JSONL file (id, title, ...) against a fresh store")
+    dedup.add_argument("--input", required=True, help="JSONL: id, title, description, quantity, country, buyer, ...")
+    dedup.add_argument("--output", required=True, help="JSONL written: id, cluster_id, matched_by")
+    dedup.set_defaults(func=_cmd_dedup)
     return parser
 
 
@@ -176,6 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"error: {exc.strerror}: {exc.filename}", file=sys.stderr)
         return 2
 
 

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import dagster as dg
 
+from rfq_pipeline.assets.ai import ai_assets
+from rfq_pipeline.assets.classify_batches import batch_assets, batch_jobs
+from rfq_pipeline.assets.clusters import cluster_assets
 from rfq_pipeline.assets.rfqs import rfqs_normalized
 from rfq_pipeline.assets.sources import source_assets
 from rfq_pipeline.resources import HttpClientResource, ObjectStoreResource, PostgresResource
 from rfq_pipeline.schedules import source_jobs, source_schedules
+from rfq_pipeline.sensors import batch_sensors
 
-all_assets = [*source_assets, rfqs_normalized]
+# What `make run` materializes: the marketplace sources through dedup. The Anthropic batch assets are driven by
+# their sensor (submit, then poll until the batch ends) and run only when an API key is configured.
+pipeline_assets = [*source_assets, rfqs_normalized, *ai_assets, *cluster_assets]
+all_assets = [*pipeline_assets, *batch_assets]
 
 resources = {
     "postgres": PostgresResource(),
@@ -18,5 +25,9 @@ resources = {
 }
 
 defs = dg.Definitions(
-    assets=all_assets, jobs=list(source_jobs.values()), schedules=source_schedules, resources=resources
+    assets=all_assets,
+    jobs=[*source_jobs.values(), *batch_jobs],
+    schedules=source_schedules,
+    sensors=batch_sensors,
+    resources=resources,
 )

@@ -60,11 +60,11 @@ def run_local(day: date | None = None, *, use_simulator: bool = True) -> RunSumm
         url = resolve_database_url(settings)
         migrations.migrate(url, settings.migrations_dir)
 
-        from rfq_pipeline.definitions import all_assets, resources
+        from rfq_pipeline.definitions import pipeline_assets, resources
 
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
         result = dg.materialize(
-            all_assets,
+            pipeline_assets,
             partition_key=day.isoformat(),
             resources=resources,
             instance=instance,

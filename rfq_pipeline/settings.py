@@ -96,6 +96,14 @@ class Settings:
     http_backoff: tuple[float, ...] = (1.0, 2.0, 4.0)
     http_impersonate: str | None = None  # overrides every source's own curl_cffi browser profile
     source_overrides: Mapping[str, SourceOverride] = field(default_factory=dict)
+    # AI stages
+    classifier: str = "local"  # "local" | "anthropic"; anthropic by default once an API key is set
+    anthropic_model: str = "claude-haiku-4-5"
+    anthropic_base_url: str | None = None  # a local server implementing the API in tests
+    llm_daily_limit_usd: float = 100.0
+    target_industries: tuple[str, ...] = ("beauty_personal_care",)
+    embedder: str = "minilm-static"  # "minilm-static" (distilled, fast) | "minilm" (the torch model)
+    dedup_min_similarity: float = 0.80
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -131,6 +139,7 @@ class Settings:
             http_backoff=_env_seconds(env, "RFQ_HTTP_BACKOFF", (1.0, 2.0, 4.0)),
             http_impersonate=env.get("RFQ_HTTP_IMPERSONATE") or None,
             source_overrides=_source_overrides(env),
+            **_ai_settings(env),
         )
 
     def source_override(self, source: str) -> SourceOverride:
@@ -152,6 +161,44 @@ class Settings:
     def local_objects_dir(self) -> Path:
         """Root of the local object store used in place of S3."""
         return self.data_dir / "objects"
+
+
+CLASSIFIERS = ("local", "anthropic")
+EMBEDDERS = ("minilm-static", "minilm")
+
+
+def _ai_settings(env: Mapping[str, str]) -> dict[str, object]:
+    from rfq_pipeline.ai.labels import INDUSTRIES
+
+    has_key = bool(env.get("ANTHROPIC_API_KEY"))
+    classifier = (env.get("RFQ_CLASSIFIER") or ("anthropic" if has_key else "local")).strip().lower()
+    if classifier not in CLASSIFIERS:
+        raise SettingsError(f"RFQ_CLASSIFIER={classifier!r} must be one of {', '.join(CLASSIFIERS)}")
+    if classifier == "anthropic" and not has_key:
+        raise SettingsError("RFQ_CLASSIFIER='anthropic' needs ANTHROPIC_API_KEY")
+    embedder = (env.get("RFQ_EMBEDDER") or "minilm-static").strip().lower()
+    if embedder not in EMBEDDERS:
+        raise SettingsError(f"RFQ_EMBEDDER={embedder!r} must be one of {', '.join(EMBEDDERS)}")
+    targets_raw = env.get("RFQ_TARGET_INDUSTRIES", "").strip()
+    targets = tuple(t.strip() for t in targets_raw.split(",") if t.strip()) or ("beauty_personal_care",)
+    unknown = [t for t in targets if t not in INDUSTRIES]
+    if unknown:
+        raise SettingsError(f"RFQ_TARGET_INDUSTRIES has unknown industries {unknown}; known: {', '.join(INDUSTRIES)}")
+    limit = _env_float(env, "RFQ_LLM_DAILY_LIMIT_USD")
+    if limit is not None and limit < 0:
+        raise SettingsError(f"RFQ_LLM_DAILY_LIMIT_USD={limit!r} must not be negative")
+    similarity = _env_float(env, "RFQ_DEDUP_MIN_SIMILARITY")
+    if similarity is not None and not 0 < similarity <= 1:
+        raise SettingsError(f"RFQ_DEDUP_MIN_SIMILARITY={similarity!r} must be in (0, 1]")
+    return {
+        "classifier": classifier,
+        "anthropic_model": (env.get("RFQ_ANTHROPIC_MODEL") or "claude-haiku-4-5").strip(),
+        "anthropic_base_url": (env.get("ANTHROPIC_BASE_URL") or "").rstrip("/") or None,
+        "llm_daily_limit_usd": 100.0 if limit is None else limit,
+        "target_industries": targets,
+        "embedder": embedder,
+        "dedup_min_similarity": 0.80 if similarity is None else similarity,
+    }
 
 
 def _source_overrides(env: Mapping[str, str]) -> dict[str, SourceOverride]:

@@ -21,8 +21,13 @@ MIGRATIONS_DIR = REPO_ROOT / "sql"
 
 # Tables the tests may empty between tests; schema_migrations is never touched.
 DATA_TABLES = (
+    "llm_batch_items",
+    "llm_batches",
+    "llm_spend",
+    "rfq_embeddings_staging",
     "rate_limit_slots",
     "source_crawls",
+    "dedup_cluster_merges",
     "dedup_cluster_members",
     "dedup_clusters",
     "rfq_embeddings",

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from rfq_pipeline.assets.sources import PAGES_CHECK, source_asset_key
-from rfq_pipeline.definitions import all_assets, defs, resources
+from rfq_pipeline.definitions import all_assets, defs, pipeline_assets, resources
 from rfq_pipeline.settings import Settings
 from rfq_pipeline.store.object_store import object_store_for
 
@@ -23,7 +23,7 @@ def _today() -> date:
 def _materialize(day: date, selection: list[dg.AssetsDefinition] | None = None) -> dg.ExecuteInProcessResult:
     with dg.instance_for_test() as instance:
         return dg.materialize(
-            selection or all_assets,
+            selection or pipeline_assets,
             partition_key=day.isoformat(),
             resources=resources,
             instance=instance,

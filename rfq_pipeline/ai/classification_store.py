@@ -1,0 +1,80 @@
+"""Classifications in PostgreSQL: one row per RFQ per model version, written once (idempotent)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from rfq_pipeline.ai.labels import Labels
+
+# Once per model version: a re-run (or a redelivered batch result) for the same version changes nothing.
+INSERT_CLASSIFICATION = """
+INSERT INTO classifications (rfq_id, model_version, provider, industry, relevant, intent, quality, details,
+                             text_sha256)
+VALUES (%(rfq_id)s, %(model_version)s, %(provider)s, %(industry)s, %(relevant)s, %(intent)s, %(quality)s,
+        %(details)s, %(text_sha256)s)
+ON CONFLICT (rfq_id, model_version) DO NOTHING
+"""
+
+# RFQs posted in the window that this model version has not classified yet.
+SELECT_UNCLASSIFIED = """
+SELECT r.id, r.title, r.description, r.quantity_text, COALESCE(r.country_name, r.country_raw) AS country
+FROM rfqs r
+WHERE COALESCE(r.posted_at, r.first_seen_at) >= %(start)s AND COALESCE(r.posted_at, r.first_seen_at) < %(end)s
+  AND NOT EXISTS (SELECT 1 FROM classifications c WHERE c.rfq_id = r.id AND c.model_version = %(model_version)s)
+ORDER BY r.id
+"""
+
+SELECT_LABELS_BETWEEN = """
+SELECT c.rfq_id, r.source, r.title, c.industry, c.relevant, c.intent, c.quality, c.provider, c.model_version
+FROM classifications c JOIN rfqs r ON r.id = c.rfq_id
+WHERE COALESCE(r.posted_at, r.first_seen_at) >= %(start)s AND COALESCE(r.posted_at, r.first_seen_at) < %(end)s
+  AND c.model_version = %(model_version)s
+ORDER BY c.rfq_id
+"""
+
+
+def write_labels(conn: psycopg.Connection, labels: Sequence[Labels], text_hashes: Mapping[str, str]) -> int:
+    """Insert labels whose ``id`` is an ``rfqs.id``; returns how many were new for their model version."""
+    rows = [
+        {
+            "rfq_id": int(label.id),
+            "model_version": label.model_version,
+            "provider": label.provider,
+            "industry": label.industry,
+            "relevant": label.relevant,
+            "intent": label.intent,
+            "quality": label.quality,
+            "details": Jsonb(label.details),
+            "text_sha256": text_hashes.get(label.id),
+        }
+        for label in labels
+    ]
+    if not rows:
+        return 0
+    with conn.cursor() as cur:
+        cur.executemany(INSERT_CLASSIFICATION, rows, returning=False)
+        return cur.rowcount if cur.rowcount >= 0 else len(rows)
+
+
+def unclassified_between(
+    conn: psycopg.Connection, start: datetime, end: datetime, model_version: str
+) -> list[dict[str, Any]]:
+    """RFQs posted in ``[start, end)`` with no label from ``model_version``."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        params = {"start": start, "end": end, "model_version": model_version}
+        return cur.execute(SELECT_UNCLASSIFIED, params).fetchall()
+
+
+def labels_between(
+    conn: psycopg.Connection, start: datetime, end: datetime, model_version: str
+) -> list[dict[str, Any]]:
+    """The labels ``model_version`` gave RFQs posted in ``[start, end)``."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        params = {"start": start, "end": end, "model_version": model_version}
+        return cur.execute(SELECT_LABELS_BETWEEN, params).fetchall()

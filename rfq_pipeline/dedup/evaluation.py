@@ -1,0 +1,200 @@
+"""Pairwise precision and recall of dedup on real repost data.
+
+Ground truth, all from the package's real corpus (``rfq_pipeline/devtools/corpus``):
+
+- positives: the 20 reposts of one go4WorldBusiness lead (``go4w_reposted_lead_2021.csv``: one lead, 20 dates, each
+  rendered as its own listing), and every TradeKey slug listed under several ids (``tradekey_buyoffer_urls_2019.txt``;
+  title rebuilt from the slug as the simulator does, each id its own listing URL);
+- negatives: the 2,000 Alibaba requests of ``alibaba_rfq_uae_2025-07.csv``, which are distinct requests (look-alike
+  titles from different buyers, several requests of one buyer), and every pair across the three sets.
+
+TradeKey pairs with different slugs are unlabeled ("Buy-Waste-Paper" and "Want-To-Buy-Waste-Paper" may or may not
+be one buyer): they count in neither precision nor recall and are reported as ``unlabeled_merged_pairs``.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+from rfq_pipeline.settings import Settings
+
+CORPUS = Path(__file__).resolve().parent.parent / "devtools" / "corpus"
+
+
+@dataclass(frozen=True)
+class LabeledRecord:
+    """One input record and the request it belongs to (``group``), or ``None`` for a known-distinct request."""
+
+    record: dict[str, Any]
+    dataset: str
+    group: str | None  # records with the same group are one request; None: distinct from everything else
+
+
+@dataclass
+class DedupEvaluation:
+    """Pairwise dedup quality on the labeled records."""
+
+    records: int
+    clusters: int
+    true_positive_pairs: int
+    false_positive_pairs: int
+    false_negative_pairs: int
+    unlabeled_merged_pairs: int
+    precision: float
+    recall: float
+    by_matched_by: dict[str, int] = field(default_factory=dict)
+    false_positive_examples: list[tuple[str, str]] = field(default_factory=list)
+
+    def render(self) -> str:
+        """A short human-readable report."""
+        lines = [
+            f"dedup evaluation: {self.records} records -> {self.clusters} clusters",
+            f"pairwise precision {self.precision:.4f}  recall {self.recall:.4f}",
+            f"pairs: tp={self.true_positive_pairs} fp={self.false_positive_pairs} fn={self.false_negative_pairs} "
+            f"unlabeled merged={self.unlabeled_merged_pairs}",
+            f"matched_by: {dict(sorted(self.by_matched_by.items()))}",
+        ]
+        lines += [f"  false positive: {a!r} ~ {b!r}" for a, b in self.false_positive_examples]
+        return "\n".join(lines)
+
+
+def _go4w_reposts() -> list[LabeledRecord]:
+    out = []
+    with (CORPUS / "go4w_reposted_lead_2021.csv").open(encoding="utf-8", newline="") as handle:
+        for number, row in enumerate(csv.DictReader(handle)):
+            text = row["Commodities"]
+            product = re.search(r"Product Name\s*:\s*([^\n]+)", text)
+            month, day, year = row["Date"].split("-")
+            record = {
+                "source": "go4worldbusiness",
+                "id": f"go4w-coconut-{number}",
+                "title": f"Wanted : {product.group(1).strip() if product else 'product'}",
+                "description": text,
+                "quantity": "1 Forty-Foot Container",
+                "country": "United States",
+                "buyer": row["Buyer"],
+                "posted_at": f"20{year}-{_MONTHS[month]:02d}-{int(day):02d}T00:00:00+00:00",
+            }
+            out.append(LabeledRecord(record, "go4w", "go4w:coconut-milk"))
+    return out
+
+
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, start=1)}
+
+
+def _tradekey_offers() -> list[LabeledRecord]:
+    from rfq_pipeline.devtools.simulator.sites.tradekey import corpus_urls, title_from_slug
+
+    urls = corpus_urls()
+    slug_count = Counter(slug for _line, slug, _id in urls)
+    out = []
+    for _line, slug, offer_id in urls:
+        record = {
+            "source": "tradekey",
+            "id": offer_id,
+            "title": title_from_slug(slug),
+            "url": f"https://importer.tradekey.com/buyoffer/{slug}-{offer_id}.html",
+        }
+        # A slug seen once is a request of its own as far as the data tells: labeled only through other datasets.
+        group = f"tradekey:{slug}" if slug_count[slug] > 1 else f"tradekey-single:{slug}"
+        out.append(LabeledRecord(record, "tradekey", group))
+    return out
+
+
+def _alibaba_requests() -> list[LabeledRecord]:
+    out = []
+    with (CORPUS / "alibaba_rfq_uae_2025-07.csv").open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            record = {
+                "source": "alibaba_rfq",
+                "id": row["RFQ ID"],
+                "title": row["Title"],
+                "quantity": row["Quantity Required"],
+                "country": row["Country"],
+                "buyer": row["Buyer Name"],
+                "url": row["Inquiry URL"],
+            }
+            out.append(LabeledRecord(record, "alibaba", None))
+    return out
+
+
+def labeled_records() -> list[LabeledRecord]:
+    """Every labeled record: go4w reposts, then TradeKey offers, then Alibaba requests."""
+    return [*_go4w_reposts(), *_tradekey_offers(), *_alibaba_requests()]
+
+
+def _pairs(groups: Iterable[list[int]]) -> set[tuple[int, int]]:
+    return {pair for members in groups for pair in combinations(sorted(members), 2)}
+
+
+def _same_request(a: LabeledRecord, b: LabeledRecord) -> bool | None:
+    """True/False when the data says so; None for two TradeKey offers of different slugs."""
+    if a.group is not None and a.group == b.group:
+        return True
+    if a.dataset == b.dataset == "tradekey":
+        return None
+    return False
+
+
+def evaluate(
+    records: list[LabeledRecord] | None = None, settings: Settings | None = None, *, min_similarity: float | None = None
+) -> DedupEvaluation:
+    """Cluster the labeled records in a fresh store and score every pair; also prints the report."""
+    from rfq_pipeline.dedup.cli import dedup_records
+
+    labeled = labeled_records() if records is None else records
+    run = dedup_records([item.record for item in labeled], settings, min_similarity=min_similarity)
+    predicted_clusters: dict[int, list[int]] = defaultdict(list)
+    for index, row in enumerate(run.rows):
+        predicted_clusters[row["cluster_id"]].append(index)
+    truth_groups: dict[str, list[int]] = defaultdict(list)
+    for index, item in enumerate(labeled):
+        if item.group is not None:
+            truth_groups[item.group].append(index)
+
+    predicted = _pairs(predicted_clusters.values())
+    positives = _pairs(truth_groups.values())
+    tp = fp = unlabeled = 0
+    examples: list[tuple[str, str]] = []
+    for i, j in predicted:
+        verdict = _same_request(labeled[i], labeled[j])
+        if verdict is None:
+            unlabeled += 1
+        elif verdict:
+            tp += 1
+        else:
+            fp += 1
+            if len(examples) < 10:
+                examples.append((labeled[i].record["title"], labeled[j].record["title"]))
+    fn = len(positives - predicted)
+    evaluation = DedupEvaluation(
+        records=len(labeled),
+        clusters=len(predicted_clusters),
+        true_positive_pairs=tp,
+        false_positive_pairs=fp,
+        false_negative_pairs=fn,
+        unlabeled_merged_pairs=unlabeled,
+        precision=tp / (tp + fp) if tp + fp else 1.0,
+        recall=(len(positives) - fn) / len(positives) if positives else 1.0,
+        by_matched_by=dict(run.by_matched_by),
+        false_positive_examples=examples,
+    )
+    print(evaluation.render())
+    return evaluation
+
+
+def main() -> None:
+    """Print the evaluation on the configured server (a temporary database)."""
+    evaluate()
+
+
+if __name__ == "__main__":
+    main()
