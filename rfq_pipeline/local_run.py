@@ -27,12 +27,12 @@ class RunSummary:
     def render(self) -> str:
         """A short plain-text table for the terminal."""
         lines = [f"rfq-pipeline run for {self.day.isoformat()}: {'succeeded' if self.success else 'FAILED'}"]
-        lines.append(f"{'source':<20}{'rfqs on day':>12}{'new this run':>14}{'normalized':>12}{'rfqs total':>12}")
+        header = ("rfqs on day", "new this run", "normalized", "classified", "relevant", "duplicates", "rfqs total")
+        columns = ("rfqs_on_day", "new_this_run", "normalized_on_day", "classified_on_day", "relevant_on_day",
+                   "duplicates_on_day", "rfqs_total")
+        lines.append(f"{'source':<20}" + "".join(f"{h:>13}" for h in header))
         for row in self.rows:
-            lines.append(
-                f"{row['source']!s:<20}{row['rfqs_on_day']!s:>12}{row['new_this_run']!s:>14}"
-                f"{row['normalized_on_day']!s:>12}{row['rfqs_total']!s:>12}"
-            )
+            lines.append(f"{row['source']!s:<20}" + "".join(f"{row.get(c, 0)!s:>13}" for c in columns))
         for failure in self.check_failures:
             lines.append(f"check failed: {failure}")
         return "\n".join(lines)
@@ -84,8 +84,11 @@ def run_local(day: date | None = None, *, use_simulator: bool = True) -> RunSumm
             if not evaluation.passed
         ]
         start, end = day_window(day)
+        from rfq_pipeline.ai.classifier import local_classifier
+
+        version = local_classifier(settings.target_industries).model_version
         with Database(url, min_size=1, max_size=1) as db, db.connection() as conn:
-            rows = repository.counts_for_day(conn, day, start, end)
+            rows = repository.counts_for_day(conn, day, start, end, version)
         for row in rows:
             row["new_this_run"] = new_by_source.get(str(row["source"]), 0)
         return RunSummary(day=day, success=result.success, rows=rows, check_failures=check_failures)

@@ -93,3 +93,39 @@ def test_per_source_overrides_apply_to_the_spec() -> None:
 def test_bad_values_name_the_variable(env: dict[str, str], fragment: str) -> None:
     with pytest.raises(SettingsError, match=fragment):
         Settings.from_env(env)
+
+
+def test_ai_settings_default_to_local_models() -> None:
+    settings = Settings.from_env({})
+    assert settings.classifier == "local"
+    assert settings.embedder == "minilm-static"
+    assert settings.target_industries == ("beauty_personal_care",)
+    assert settings.llm_daily_limit_usd == 100.0
+    assert settings.anthropic_model == "claude-haiku-4-5"
+
+
+def test_an_api_key_switches_the_classifier_to_anthropic_unless_told_otherwise() -> None:
+    assert Settings.from_env({"ANTHROPIC_API_KEY": "k"}).classifier == "anthropic"
+    assert Settings.from_env({"ANTHROPIC_API_KEY": "k", "RFQ_CLASSIFIER": "local"}).classifier == "local"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"RFQ_CLASSIFIER": "anthropic"}, "needs ANTHROPIC_API_KEY"),
+        ({"RFQ_CLASSIFIER": "gpt"}, "RFQ_CLASSIFIER"),
+        ({"RFQ_EMBEDDER": "bert"}, "RFQ_EMBEDDER"),
+        ({"RFQ_TARGET_INDUSTRIES": "beauty_personal_care,cosmetics"}, "cosmetics"),
+        ({"RFQ_LLM_DAILY_LIMIT_USD": "-1"}, "RFQ_LLM_DAILY_LIMIT_USD"),
+        ({"RFQ_LLM_DAILY_LIMIT_USD": "lots"}, "RFQ_LLM_DAILY_LIMIT_USD"),
+        ({"RFQ_DEDUP_MIN_SIMILARITY": "1.5"}, "RFQ_DEDUP_MIN_SIMILARITY"),
+    ],
+)
+def test_bad_ai_settings_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
+
+
+def test_target_industries_are_configurable() -> None:
+    settings = Settings.from_env({"RFQ_TARGET_INDUSTRIES": "beauty_personal_care, medical_health"})
+    assert settings.target_industries == ("beauty_personal_care", "medical_health")

@@ -12,21 +12,35 @@ from psycopg.types.json import Jsonb
 
 from rfq_pipeline.ai.labels import Labels
 
-# Once per model version: a re-run (or a redelivered batch result) for the same version changes nothing.
+# Once per model version and text: a re-run (or a redelivered batch result) for the same version changes nothing;
+# an RFQ whose text changed since it was labeled is labeled again.
 INSERT_CLASSIFICATION = """
 INSERT INTO classifications (rfq_id, model_version, provider, industry, relevant, intent, quality, details,
                              text_sha256)
 VALUES (%(rfq_id)s, %(model_version)s, %(provider)s, %(industry)s, %(relevant)s, %(intent)s, %(quality)s,
         %(details)s, %(text_sha256)s)
-ON CONFLICT (rfq_id, model_version) DO NOTHING
+ON CONFLICT (rfq_id, model_version) DO UPDATE SET
+    provider = EXCLUDED.provider,
+    industry = EXCLUDED.industry,
+    relevant = EXCLUDED.relevant,
+    intent = EXCLUDED.intent,
+    quality = EXCLUDED.quality,
+    details = EXCLUDED.details,
+    text_sha256 = EXCLUDED.text_sha256,
+    classified_at = now()
+WHERE classifications.text_sha256 IS DISTINCT FROM EXCLUDED.text_sha256
 """
 
-# RFQs posted in the window that this model version has not classified yet.
+# RFQs posted in the window that this model version has not classified yet, or whose content changed since
+# (rfqs.updated_at moves only when the scraped content hash changes).
 SELECT_UNCLASSIFIED = """
 SELECT r.id, r.title, r.description, r.quantity_text, COALESCE(r.country_name, r.country_raw) AS country
 FROM rfqs r
 WHERE COALESCE(r.posted_at, r.first_seen_at) >= %(start)s AND COALESCE(r.posted_at, r.first_seen_at) < %(end)s
-  AND NOT EXISTS (SELECT 1 FROM classifications c WHERE c.rfq_id = r.id AND c.model_version = %(model_version)s)
+  AND NOT EXISTS (
+      SELECT 1 FROM classifications c
+      WHERE c.rfq_id = r.id AND c.model_version = %(model_version)s AND c.classified_at >= r.updated_at
+  )
 ORDER BY r.id
 """
 

@@ -174,8 +174,15 @@ def train(
 
 
 def model_path() -> Path:
-    """Where the fitted model of the current training data is cached."""
-    return MODELS_DIR / f"classifier_{_training_fingerprint(labeled_examples())}.pkl"
+    """Where the fitted model of the current training data and static table is cached.
+
+    The table's digest is part of the file name (a rebuilt table retrains the model) but not of the model version:
+    the version names what the model was trained on, and stays the same on every machine.
+    """
+    from rfq_pipeline.ai.embeddings import ensure_static_artifact
+
+    table = hashlib.sha256(ensure_static_artifact().read_bytes()).hexdigest()[:8]
+    return MODELS_DIR / f"classifier_{_training_fingerprint(labeled_examples())}_{table}.pkl"
 
 
 def ensure_trained(path: Path | None = None) -> Path:
@@ -276,4 +283,9 @@ def local_classifier(targets: Iterable[str] | None = None) -> LocalClassifier:
         from rfq_pipeline.settings import Settings
 
         targets = Settings.from_env().target_industries
-    return LocalClassifier(_load(ensure_trained()), targets)
+    return LocalClassifier(_load(_cached_model_path()), targets)
+
+
+@cache
+def _cached_model_path() -> Path:
+    return ensure_trained()

@@ -7,7 +7,9 @@ object is reported with its line number and skipped; every good line is still cl
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -92,17 +94,23 @@ def classify_jsonl(input_path: Path, output_path: Path) -> ClassifyReport:
     """Classify every good line of ``input_path`` into ``output_path`` (written aside, then renamed)."""
     from rfq_pipeline.ai.classifier import local_classifier
 
+    if not input_path.is_file():
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(input_path))
     classifier = local_classifier()
     report = ClassifyReport(model_version=classifier.model_version)
     started = time.perf_counter()
     tmp = output_path.with_name(output_path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as out:
-        for batch in _batches(input_path, report):
-            for labels in classifier.classify(batch):
-                out.write(json.dumps(labels.as_output(), ensure_ascii=False) + "\n")
-                report.classified += 1
-                report.relevant += labels.relevant
-                report.industries[labels.industry] += 1
+    try:
+        with tmp.open("w", encoding="utf-8") as out:
+            for batch in _batches(input_path, report):
+                for labels in classifier.classify(batch):
+                    out.write(json.dumps(labels.as_output(), ensure_ascii=False) + "\n")
+                    report.classified += 1
+                    report.relevant += labels.relevant
+                    report.industries[labels.industry] += 1
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # no half-written output next to the real one
+        raise
     tmp.replace(output_path)
     report.seconds = time.perf_counter() - started
     return report

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import psycopg
 from pgvector import HalfVector
+from pgvector.psycopg import register_vector
 
 from rfq_pipeline.ai.embeddings import Embedder, text_sha256
 
@@ -58,6 +59,7 @@ def store_embeddings(
         return 0
     dims = int(vectors.shape[1])
     halves = np.asarray(vectors, dtype=np.float16)
+    register_vector(conn)  # the binary COPY needs the halfvec type's oid on this connection
     token = uuid.uuid4()
     with conn.cursor() as cur:
         with cur.copy(COPY_STAGING) as copy:
@@ -82,8 +84,11 @@ def nearest(
     """The ``k`` nearest stored RFQs to ``query`` under ``model`` (approximate, via HNSW), with cosine similarity."""
     if query.shape[-1] != 384:
         raise ValueError("the ANN indexes are built for 384-dimensional models")
-    conn.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
-    params: dict[str, Any] = {"query": HalfVector(np.asarray(query, dtype=np.float16)), "model": model, "k": k}
+    # Transaction-scoped (is_local), so a pooled connection does not keep the setting.
+    conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(int(ef_search)),))
+    # Passed as pgvector's text form: works on any connection, with or without the registered adapters.
+    literal = "[" + ",".join(f"{v:.5g}" for v in np.asarray(query, dtype=np.float32)) + "]"
+    params: dict[str, Any] = {"query": literal, "model": model, "k": k}
     return [(int(r[0]), float(r[1])) for r in conn.execute(NEAREST, params).fetchall()]
 
 

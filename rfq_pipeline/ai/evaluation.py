@@ -43,8 +43,8 @@ def score(examples: Sequence[LabeledExample], predicted: Sequence[Labels]) -> Me
     """Compare predictions with their examples' labels."""
     truth_industry = np.array([e.industry for e in examples])
     pred_industry = np.array([p.industry for p in predicted])
-    truth = np.array([e.relevant for e in examples])
-    pred = np.array([p.relevant for p in predicted])
+    truth = np.array([e.relevant for e in examples], dtype=bool)
+    pred = np.array([p.relevant for p in predicted], dtype=bool)
     tp = float((truth & pred).sum())
     precision = tp / pred.sum() if pred.sum() else 0.0
     recall = tp / truth.sum() if truth.sum() else 0.0

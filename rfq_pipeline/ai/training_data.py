@@ -7,6 +7,7 @@ reads production rows the same way.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -154,6 +155,16 @@ def distillation_texts() -> tuple[str, ...]:
                 if parts:
                     texts.append(". ".join(parts))
     return tuple(t for t in dict.fromkeys(texts) if t.strip())
+
+
+def distillation_split(held_out_share: float = 0.15) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(fit, held_out): a stable hash split of the distillation texts, so agreement is measured on unseen text."""
+    fit: list[str] = []
+    held_out: list[str] = []
+    for text in distillation_texts():
+        bucket = int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
+        (held_out if bucket < held_out_share else fit).append(text)
+    return tuple(fit), tuple(held_out)
 
 
 _TEXT_KEYS = {"title", "subject", "description", "product", "product_name", "name", "brand_name", "generic_name",

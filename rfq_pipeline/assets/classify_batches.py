@@ -198,7 +198,6 @@ def classify_batch_results(
 classify_batch_results_job = dg.define_asset_job(
     "classify_batch_results_job",
     selection=dg.AssetSelection.assets(RESULTS_KEY),
-    partitions_def=daily_partitions,
     tags={API_TAG: "anthropic"},
     description="Consumes one ended Anthropic Message Batch (requested by classify_batches_sensor).",
 )

@@ -140,14 +140,29 @@ WHERE r.id = n.id
 """
 
 COUNT_RFQS_BY_SOURCE_FOR_DAY = """
+WITH day_rfqs AS (
+    SELECT r.id, r.source, r.normalized_at
+    FROM rfqs AS r
+    WHERE r.posted_date = %(day)s OR (r.posted_date IS NULL
+          AND COALESCE(r.posted_at, r.first_seen_at) >= %(start)s
+          AND COALESCE(r.posted_at, r.first_seen_at) < %(end)s)
+)
 SELECT s.name AS source,
-       count(r.id) FILTER (WHERE r.posted_date = %(day)s OR (r.posted_date IS NULL
-           AND COALESCE(r.posted_at, r.first_seen_at) >= %(start)s
-           AND COALESCE(r.posted_at, r.first_seen_at) < %(end)s)) AS rfqs_on_day,
-       count(r.id) FILTER (WHERE r.posted_date = %(day)s AND r.normalized_at IS NOT NULL) AS normalized_on_day,
-       count(r.id) AS rfqs_total
+       count(d.id) AS rfqs_on_day,
+       count(d.id) FILTER (WHERE d.normalized_at IS NOT NULL) AS normalized_on_day,
+       count(d.id) FILTER (WHERE EXISTS (
+           SELECT 1 FROM classifications c WHERE c.rfq_id = d.id AND c.model_version = %(model_version)s
+       )) AS classified_on_day,
+       count(d.id) FILTER (WHERE EXISTS (
+           SELECT 1 FROM classifications c
+           WHERE c.rfq_id = d.id AND c.model_version = %(model_version)s AND c.relevant
+       )) AS relevant_on_day,
+       count(d.id) FILTER (WHERE EXISTS (
+           SELECT 1 FROM dedup_cluster_members m WHERE m.rfq_id = d.id AND m.matched_by <> 'new'
+       )) AS duplicates_on_day,
+       (SELECT count(*) FROM rfqs AS t WHERE t.source = s.name) AS rfqs_total
 FROM sources AS s
-LEFT JOIN rfqs AS r ON r.source = s.name
+LEFT JOIN day_rfqs AS d ON d.source = s.name
 GROUP BY s.name
 ORDER BY s.name
 """
@@ -270,8 +285,12 @@ def update_normalized(conn: psycopg.Connection, columns: dict[str, Sequence[Any]
     return cur.rowcount
 
 
-def counts_for_day(conn: psycopg.Connection, day: date, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Per source: RFQs posted on ``day``, how many of them are normalized, and the all-time total."""
+def counts_for_day(
+    conn: psycopg.Connection, day: date, start: datetime, end: datetime, model_version: str = ""
+) -> list[dict[str, Any]]:
+    """Per source: RFQs posted on ``day``; how many are normalized, classified by ``model_version``, relevant and
+    duplicates of an earlier request; and the all-time total."""
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(COUNT_RFQS_BY_SOURCE_FOR_DAY, {"day": day, "start": start, "end": end})
+        params = {"day": day, "start": start, "end": end, "model_version": model_version}
+        cur.execute(COUNT_RFQS_BY_SOURCE_FOR_DAY, params)
         return list(cur.fetchall())
