@@ -47,6 +47,20 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "косметика", "косметики", "шампунь", "крем", "духи", "парфюм", "помада", "ресницы", "волос",
         "مستحضرات", "تجميل", "عطر", "عطور", "عطرية", "بخور", "شامبو", "كريم", "مكياج", "رموش", "شعر",
         "kozmetik", "parfüm", "şampuan",
+        # Cosmetic raw materials and actives (sold for cosmetic use).
+        "dimethicone", "cyclopentasiloxane", "silicone elastomer", "carbomer", "panthenol", "squalane", "ceramide",
+        "ceramides", "peptide", "peptides", "allantoin", "lanolin", "kojic", "arbutin", "tranexamic",
+        "salicylic acid", "glycolic acid", "cosmetic grade", "emulsifying wax", "mica powder",
+        # Brands a buyer names instead of the product (mass-market, prestige and Gulf fragrance houses).
+        "l'oreal", "loreal", "maybelline", "revlon", "nivea", "dove", "aveeno", "neutrogena", "cerave", "cetaphil",
+        "garnier", "olay", "pantene", "head & shoulders", "sunsilk", "tresemme", "schwarzkopf", "wella",
+        "vaseline", "johnson's baby", "clinique", "estee lauder", "lancome", "mac cosmetics", "nyx", "sephora",
+        "the ordinary", "la roche-posay", "vichy", "bioderma", "eucerin", "himalaya", "lakme", "huda beauty",
+        "fenty", "chanel", "dior", "gucci bloom", "versace eros", "armani code", "calvin klein", "hugo boss",
+        "lattafa", "ajmal", "rasasi", "swiss arabian", "arabian oud", "al haramain", "armaf", "afnan",
+        "ard al zaafaran",
+        "gillette", "colgate", "sensodyne", "oral-b", "listerine", "rexona", "axe", "old spice", "palmolive",
+        "lux soap", "dettol soap", "k-beauty", "korean skincare", "cosrx", "innisfree", "laneige", "missha",
     ),
     "food_beverage": (
         "food", "foods", "beverage", "beverages", "drink", "drinks", "juice", "juices", "water bottle water",

@@ -240,7 +240,7 @@ def test_industry_accuracy_floor_on_a_held_out_alibaba_fold() -> None:
     go4w = [e for e in examples if e.dataset == "go4w_2019"]
     assert len(alibaba) > 400 and len(go4w) > 700
     train_idx, test_idx = next(iter(KFold(5, shuffle=True, random_state=0).split(np.arange(len(alibaba)))))
-    trained = train([alibaba[i] for i in train_idx] + go4w, choose_threshold=False)
+    trained = train([alibaba[i] for i in train_idx] + go4w)
     assert isinstance(trained, TrainedModel)
     assert trained.relevance_threshold == 0.5
     test = [alibaba[i] for i in test_idx]
