@@ -177,7 +177,9 @@ def _cmd_dedup(args: argparse.Namespace) -> int:
     run = dedup_jsonl(Path(args.input), Path(args.output))
     counts = ", ".join(f"{k}={v}" for k, v in sorted(run.by_matched_by.items()))
     print(f"{len(run.rows)} RFQs -> {run.clusters} clusters ({run.duplicates} duplicates: {counts})", file=sys.stderr)
-    return 0
+    for error in run.errors:
+        print(f"error: {error}", file=sys.stderr)
+    return 1 if run.errors else 0
 
 
 def build_parser() -> argparse.ArgumentParser:

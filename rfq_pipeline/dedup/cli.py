@@ -39,6 +39,7 @@ class DedupRun:
     rows: list[dict[str, Any]]  # one per input record, in order: id, cluster_id, matched_by
     clusters: int = 0
     by_matched_by: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)  # input lines that were skipped, with their line numbers
 
     @property
     def duplicates(self) -> int:
@@ -131,19 +132,31 @@ def dedup_records(
     return run
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The records of a JSONL file (blank lines skipped); a bad line is an error naming its line number."""
+def read_jsonl(path: Path, errors: list[str] | None = None) -> list[dict[str, Any]]:
+    """The records of a JSONL file (blank lines skipped).
+
+    A bad line (not JSON, not an object, no ``id``) is an error naming its line number: raised, or, when ``errors``
+    is given, appended to it and skipped so the good lines are still clustered.
+    """
     records = []
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{number}: not JSON ({exc.msg})") from exc
-            if not isinstance(value, dict):
-                raise ValueError(f"{path}:{number}: expected an object")
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"line {number}: not JSON ({exc.msg})") from exc
+                if not isinstance(value, dict):
+                    raise ValueError(f"line {number}: expected a JSON object")
+                if value.get("id") in (None, ""):
+                    raise ValueError(f"line {number}: missing 'id'")
+            except ValueError as exc:
+                if errors is None:
+                    raise
+                errors.append(str(exc))
+                continue
             records.append(value)
     return records
 
@@ -156,7 +169,16 @@ def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
 
 
 def dedup_jsonl(input_path: Path | str, output_path: Path | str, settings: Settings | None = None) -> DedupRun:
-    """Read RFQ lines from ``input_path``, cluster them in a fresh store, write ``id``/``cluster_id``/``matched_by``."""
-    run = dedup_records(read_jsonl(Path(input_path)), settings)
-    write_jsonl(Path(output_path), run.rows)
+    """Read RFQ lines from ``input_path``, cluster them in a fresh store, write ``id``/``cluster_id``/``matched_by``.
+
+    Bad lines are skipped and listed in ``DedupRun.errors``; the output is written aside and renamed into place.
+    """
+    errors: list[str] = []
+    records = read_jsonl(Path(input_path), errors)
+    run = dedup_records(records, settings)
+    run.errors = errors
+    output = Path(output_path)
+    tmp = output.with_name(output.name + ".tmp")
+    write_jsonl(tmp, run.rows)
+    tmp.replace(output)
     return run

@@ -8,6 +8,12 @@ Ground truth, all from the package's real corpus (``rfq_pipeline/devtools/corpus
 - negatives: the 2,000 Alibaba requests of ``alibaba_rfq_uae_2025-07.csv``, which are distinct requests (look-alike
   titles from different buyers, several requests of one buyer), and every pair across the three sets.
 
+Near-duplicates (``cross_site_copies``, a separate set so the exact reposts above keep their own numbers): 120 real
+go4worldbusiness buy leads, each paired with a copy as another marketplace would show the same request (a
+rephrased title, the specification block without its boilerplate, the quantity written differently, no buyer
+name). The copies are generated from the real text by fixed rules; every other pair in that set is unlabeled,
+since the 2019 sample holds real reposts of its own.
+
 TradeKey pairs with different slugs are unlabeled ("Buy-Waste-Paper" and "Want-To-Buy-Waste-Paper" may or may not
 be one buyer): they count in neither precision nor recall and are reported as ``unlabeled_merged_pairs``.
 """
@@ -126,6 +132,64 @@ def _alibaba_requests() -> list[LabeledRecord]:
     return out
 
 
+_TITLE_FORMS = ("Looking for {}", "{} required", "Buy {}", "Need {} urgently", "Importer wants {}")
+_QUANTITY_WORDS = {
+    "Ton": "MT", "Tons": "MT", "Metric Ton": "MT", "Metric Tons": "MT", "Piece": "pcs", "Pieces": "pcs",
+    "Kilogram": "kg", "Kilograms": "kg", "Twenty-Foot Container": "x 20ft FCL", "Forty-Foot Container": "x 40ft FCL",
+}
+
+
+def _copy_of(record: dict[str, Any], index: int) -> dict[str, Any]:
+    """The same request as a second marketplace would list it (deterministic rules, real text)."""
+    product = re.sub(r"^Wanted\s*:\s*", "", record["title"]).strip()
+    lines = [line.strip() for line in record["description"].splitlines() if line.strip()]
+    # Keep the product and specification lines; drop the greeting and the contact line the other site would not show.
+    body = [line for line in lines[1:] if not line.lower().startswith(("contact", "looking for suppliers"))]
+    quantity = record["quantity"]
+    for word, short in _QUANTITY_WORDS.items():
+        quantity = re.sub(rf"\b{re.escape(word)}\b", short, quantity)
+    return {
+        "source": "tradeindia",
+        "id": f"copy-{record['id']}",
+        "title": _TITLE_FORMS[index % len(_TITLE_FORMS)].format(product),
+        "description": "\n".join(body),
+        "quantity": quantity.replace("(Negotiable)", "").strip(),
+        "country": record["country"],
+        "buyer": "",
+        "posted_at": record.get("posted_at"),
+    }
+
+
+def cross_site_copies(limit: int = 120) -> list[LabeledRecord]:
+    """Real go4worldbusiness buy leads, each with a generated copy on another marketplace (near-duplicates)."""
+    import json
+
+    out: list[LabeledRecord] = []
+    with (CORPUS / "go4w_buyers_2019.jsonl").open(encoding="utf-8") as handle:
+        leads = [json.loads(line) for line in handle if line.strip()]
+    for record in leads:
+        text = str(record.get("buyerText") or "")
+        product = str(record.get("buyerProductName") or "").strip()
+        quantity = re.search(r"Quantity(?: Required)?\s*:\s*([^\r\n]+)", text)
+        if not product or not quantity or "/buylead/" not in str(record.get("buyerCompanyLink") or ""):
+            continue
+        original = {
+            "source": "go4worldbusiness",
+            "id": f"go4w-{record['record_id']}",
+            "title": f"Wanted : {product}",
+            "description": text.replace("\r", ""),
+            "quantity": quantity.group(1).strip(),
+            "country": str(record.get("buyerCountry") or ""),
+            "buyer": str(record.get("buyerCompanyName") or ""),
+        }
+        group = f"copy:{record['record_id']}"
+        out.append(LabeledRecord(original, "go4w_leads", group))
+        out.append(LabeledRecord(_copy_of(original, len(out)), "go4w_leads", group))
+        if len(out) >= 2 * limit:
+            break
+    return out
+
+
 def labeled_records() -> list[LabeledRecord]:
     """Every labeled record: go4w reposts, then TradeKey offers, then Alibaba requests."""
     return [*_go4w_reposts(), *_tradekey_offers(), *_alibaba_requests()]
@@ -139,7 +203,7 @@ def _same_request(a: LabeledRecord, b: LabeledRecord) -> bool | None:
     """True/False when the data says so; None for two TradeKey offers of different slugs."""
     if a.group is not None and a.group == b.group:
         return True
-    if a.dataset == b.dataset == "tradekey":
+    if a.dataset == b.dataset and a.dataset in ("tradekey", "go4w_leads"):
         return None
     return False
 
@@ -192,8 +256,10 @@ def evaluate(
 
 
 def main() -> None:
-    """Print the evaluation on the configured server (a temporary database)."""
+    """Print both evaluations on the configured server (temporary databases)."""
     evaluate()
+    print("near-duplicates (cross-site copies of real go4world leads):")
+    evaluate(cross_site_copies())
 
 
 if __name__ == "__main__":

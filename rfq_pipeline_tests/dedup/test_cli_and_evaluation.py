@@ -8,7 +8,7 @@ import pytest
 
 from rfq_pipeline import cli
 from rfq_pipeline.dedup.cli import dedup_jsonl
-from rfq_pipeline.dedup.evaluation import evaluate, labeled_records
+from rfq_pipeline.dedup.evaluation import cross_site_copies, evaluate, labeled_records
 from rfq_pipeline.settings import Settings
 
 COCONUT = (
@@ -114,11 +114,17 @@ def test_a_second_run_of_the_same_file_gives_the_same_output(server_env: Setting
     assert (tmp_path / "one.jsonl").read_text() == (tmp_path / "two.jsonl").read_text()
 
 
-def test_cli_rejects_a_bad_line(server_env: Settings, tmp_path: Path) -> None:
+def test_cli_reports_bad_lines_and_still_clusters_the_good_ones(
+    server_env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = tmp_path / "in.jsonl"
-    source.write_text('{"id": "x", "title": "ok"}\nnot json\n', encoding="utf-8")
-    with pytest.raises(ValueError, match=r"in\.jsonl:2"):
-        dedup_jsonl(source, tmp_path / "out.jsonl", server_env)
+    source.write_text('{"id": "x", "title": "ok"}\nnot json\n[1, 2]\n{"title": "no id"}\n', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert cli.main(["dedup", "--input", str(source), "--output", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "line 2: not JSON" in err and "line 3: expected a JSON object" in err and "line 4: missing 'id'" in err
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["x"]
+    assert not (tmp_path / "out.jsonl.tmp").exists()
 
 
 def test_labeled_corpus_has_the_expected_shape() -> None:
@@ -140,3 +146,13 @@ def test_precision_and_recall_on_real_reposts_stay_above_the_measured_floor(serv
     assert result.recall >= 0.99
     assert result.precision >= 0.98
     assert result.false_positive_pairs <= 6
+
+
+def test_near_duplicate_recall_on_cross_site_copies_of_real_leads(server_env: Settings) -> None:
+    # Measured at 0.80 with the minilm-static v1 artifact: recall 0.967 (116 of 120 copies), no false pair.
+    copies = cross_site_copies()
+    assert len(copies) == 240 and all(r.group for r in copies)
+    result = evaluate(copies, settings=server_env)
+    assert result.by_matched_by.get("near_duplicate", 0) > 100  # the copies join through the ANN path, not hashes
+    assert result.recall >= 0.9
+    assert result.false_positive_pairs == 0
