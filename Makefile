@@ -11,7 +11,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.rfq/dagster
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[local]'
 	$(BIN)/rfq-pipeline models build
 	touch $@
 

@@ -182,6 +182,90 @@ def _cmd_dedup(args: argparse.Namespace) -> int:
     return 1 if run.errors else 0
 
 
+def _cmd_intake(args: argparse.Namespace) -> int:
+    from rfq_pipeline.intake.cli import parse_email_command
+
+    return parse_email_command(Path(args.file))
+
+
+def _cmd_aws(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    if args.aws_command == "iam-policy":
+        from rfq_pipeline.aws.iam import IAM_NOTES, iam_policy
+
+        print(IAM_NOTES if args.notes else json.dumps(iam_policy(settings, runtime_only=args.runtime_only), indent=2))
+        return 0
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from rfq_pipeline.aws.bootstrap import SKIPPED, bootstrap
+
+    try:
+        report = bootstrap(settings, replace_active_rule_set=args.replace_active_rule_set)
+    except (BotoCoreError, ClientError) as exc:  # botocore messages never contain credentials
+        print(f"aws error: {exc}", file=sys.stderr)
+        return 2
+    print(report.render())
+    return 1 if any(item.status == SKIPPED for item in report.items) else 0
+
+
+def _cmd_dlq(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from rfq_pipeline.aws.clients import boto3_client
+    from rfq_pipeline.aws.sqs import SqsError, resolve_source_queue
+
+    settings = Settings.from_env()
+    try:
+        queue = resolve_source_queue(boto3_client("sqs", settings), settings, args.queue)
+        if args.dlq_command == "list":
+            letters = queue.list_dlq(max_messages=args.max)
+            for letter in letters:
+                print(
+                    json.dumps(
+                        {
+                            "id": letter.message_id,
+                            "original_id": letter.original_message_id,
+                            "reason": letter.reason,
+                            "receive_count": letter.receive_count,
+                            "body": letter.preview(200),
+                        }
+                    )
+                )
+            print(f"{len(letters)} dead-lettered message(s) for {queue.name}", file=sys.stderr)
+            return 0
+        report = queue.replay_dlq(max_messages=args.max)
+    except SqsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError) as exc:
+        print(f"aws error: {exc}", file=sys.stderr)
+        return 2
+    for old, new in zip(report.replayed, report.new_message_ids, strict=True):
+        print(f"replayed {old} -> {new}")
+    print(f"{len(report.replayed)} message(s) moved back to {queue.name}", file=sys.stderr)
+    return 0
+
+
+def _cmd_uploads(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError
+
+    from rfq_pipeline.aws.uploads import presign_upload
+
+    try:
+        upload = presign_upload(
+            Settings.from_env(),
+            args.key,
+            content_type=args.content_type,
+            max_bytes=args.max_bytes,
+            expires=args.expires,
+        )
+    except BotoCoreError as exc:  # no region or no credentials to sign with
+        print(f"aws error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(upload.as_json(), indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(prog="rfq-pipeline", description=__doc__)
@@ -237,6 +321,42 @@ def build_parser() -> argparse.ArgumentParser:
     dedup.add_argument("--input", required=True, help="JSONL: id, title, description, quantity, country, buyer, ...")
     dedup.add_argument("--output", required=True, help="JSONL written: id, cluster_id, matched_by")
     dedup.set_defaults(func=_cmd_dedup)
+    intake = sub.add_parser("intake", help="intake parsers: parse-email FILE.eml")
+    intake_sub = intake.add_subparsers(dest="intake_command", required=True)
+    parse_email = intake_sub.add_parser("parse-email", help="print what the mail parser makes of one message (JSON)")
+    parse_email.add_argument("file", help="a raw MIME message (.eml)")
+    parse_email.set_defaults(func=_cmd_intake)
+
+    aws = sub.add_parser("aws", help="AWS resources: bootstrap, iam-policy")
+    aws_sub = aws.add_subparsers(dest="aws_command", required=True)
+    aws_bootstrap = aws_sub.add_parser("bootstrap", help="create buckets, queues, notifications, SES (idempotent)")
+    aws_bootstrap.add_argument(
+        "--replace-active-rule-set", action="store_true", help="activate our SES rule set even if another is active"
+    )
+    aws_iam = aws_sub.add_parser("iam-policy", help="print the IAM policy document the project needs")
+    aws_iam.add_argument("--runtime-only", action="store_true", help="only what the running pipeline needs")
+    aws_iam.add_argument("--notes", action="store_true", help="print the explanation (markdown) instead")
+    aws.set_defaults(func=_cmd_aws, replace_active_rule_set=False, runtime_only=False, notes=False)
+
+    dlq = sub.add_parser("dlq", help="dead-letter queues: list QUEUE, replay QUEUE")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
+    for name, text, default_max in (
+        ("list", "print the dead-lettered messages without consuming them", 100),
+        ("replay", "move dead-lettered messages back to their queue", None),
+    ):
+        cmd = dlq_sub.add_parser(name, help=text)
+        cmd.add_argument("queue", help="inbound-mail, uploads, scrape-requests, a queue name or a queue URL")
+        cmd.add_argument("--max", type=int, default=default_max, help="at most this many messages")
+    dlq.set_defaults(func=_cmd_dlq)
+
+    uploads = sub.add_parser("uploads", help="uploads bucket: presign KEY_OR_FILENAME")
+    uploads_sub = uploads.add_subparsers(dest="uploads_command", required=True)
+    presign = uploads_sub.add_parser("presign", help="print a presigned POST (url + fields) under uploads/")
+    presign.add_argument("key", metavar="KEY_OR_FILENAME")
+    presign.add_argument("--content-type", help="required Content-Type (default: guessed from the name)")
+    presign.add_argument("--max-bytes", type=int, default=26214400, help="largest accepted upload in bytes")
+    presign.add_argument("--expires", type=int, default=3600, help="seconds the POST stays valid")
+    uploads.set_defaults(func=_cmd_uploads)
     return parser
 
 

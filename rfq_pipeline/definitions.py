@@ -7,27 +7,33 @@ import dagster as dg
 from rfq_pipeline.assets.ai import ai_assets
 from rfq_pipeline.assets.classify_batches import batch_assets, batch_jobs
 from rfq_pipeline.assets.clusters import cluster_assets
+from rfq_pipeline.assets.intake import intake_assets, intake_jobs
 from rfq_pipeline.assets.rfqs import rfqs_normalized
 from rfq_pipeline.assets.sources import source_assets
-from rfq_pipeline.resources import HttpClientResource, ObjectStoreResource, PostgresResource
+from rfq_pipeline.resources import HttpClientResource, ObjectStoreResource, PostgresResource, SqsResource
 from rfq_pipeline.schedules import source_jobs, source_schedules
 from rfq_pipeline.sensors import batch_sensors
+from rfq_pipeline.sensors.intake import intake_sensors
 
 # What `make run` materializes: the marketplace sources through dedup. The Anthropic batch assets are driven by
 # their sensor (submit, then poll until the batch ends) and run only when an API key is configured.
 pipeline_assets = [*source_assets, rfqs_normalized, *ai_assets, *cluster_assets]
-all_assets = [*pipeline_assets, *batch_assets]
+# Intake assets are materialized by their sensors' runs, for the objects named in the run config.
+all_assets = [*pipeline_assets, *batch_assets, *intake_assets]
 
 resources = {
     "postgres": PostgresResource(),
     "raw_pages": ObjectStoreResource(role="raw_pages"),
     "http": HttpClientResource(),
+    "raw_mime": ObjectStoreResource(role="raw_mime"),
+    "uploads": ObjectStoreResource(role="uploads"),
+    "sqs": SqsResource(),
 }
 
 defs = dg.Definitions(
     assets=all_assets,
-    jobs=[*source_jobs.values(), *batch_jobs],
+    jobs=[*source_jobs.values(), *batch_jobs, *intake_jobs],
     schedules=source_schedules,
-    sensors=batch_sensors,
+    sensors=[*batch_sensors, *intake_sensors],
     resources=resources,
 )

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
+from dagster_aws.utils import ResourceWithBoto3Configuration
 from pydantic import PrivateAttr
 
+from rfq_pipeline.aws.sqs import SqsQueue
 from rfq_pipeline.db import migrations
 from rfq_pipeline.db.database import Database
 from rfq_pipeline.fetch.http_client import HttpClient, RetryPolicy
@@ -70,3 +74,33 @@ class HttpClientResource(dg.ConfigurableResource):
             impersonate=impersonate,
             policy=RetryPolicy(timeouts_s=settings.http_timeouts, backoff_s=settings.http_backoff),
         )
+
+
+class SqsResource(ResourceWithBoto3Configuration):
+    """SQS queues for the sensors: ``get_queue("inbound-mail")`` -> :class:`rfq_pipeline.aws.sqs.SqsQueue`.
+
+    Resource key ``sqs``. Built on dagster-aws's boto3 configuration; ``region_name`` and ``endpoint_url`` default
+    to the settings (``AWS_REGION``, ``AWS_ENDPOINT_URL``). Credentials come from boto3's chain (``profile_name``
+    selects a profile); the base class's access-key fields are refused so no key ever sits in run config.
+    """
+
+    def get_client(self) -> Any:
+        """A boto3 SQS client."""
+        from rfq_pipeline.aws.clients import boto3_client
+
+        if self.aws_access_key_id or self.aws_secret_access_key or self.aws_session_token:
+            raise dg.Failure("SqsResource takes credentials from boto3's chain, not from resource config")
+        return boto3_client(
+            "sqs",
+            Settings.from_env(),
+            region_name=self.region_name,
+            endpoint_url=self.endpoint_url,
+            profile_name=self.profile_name,
+            max_attempts=self.max_attempts,
+            use_ssl=self.use_ssl,
+            verify=self.verify,
+        )
+
+    def get_queue(self, queue: str) -> SqsQueue:
+        """A queue by logical name (``inbound-mail``, ``uploads``, ``scrape-requests``), SQS name or URL."""
+        return SqsQueue.resolve(self.get_client(), Settings.from_env(), queue)

@@ -104,6 +104,13 @@ class Settings:
     target_industries: tuple[str, ...] = ("beauty_personal_care",)
     embedder: str = "minilm-static"  # "minilm-static" (distilled, fast) | "minilm" (the torch model)
     dedup_min_similarity: float = 0.80
+    # AWS resources created by `rfq-pipeline aws bootstrap` (queue values are names or queue URLs)
+    aws_resource_prefix: str = "rfq-pipeline"
+    sqs_inbound_mail_queue: str = "rfq-pipeline-inbound-mail"
+    sqs_uploads_queue: str = "rfq-pipeline-uploads"
+    sqs_scrape_requests_queue: str = "rfq-pipeline-scrape-requests"
+    ses_rule_set: str = "rfq-pipeline-inbound"
+    ses_recipients: tuple[str, ...] = ()  # empty: the rule matches every recipient of the verified domains
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -140,6 +147,7 @@ class Settings:
             http_impersonate=env.get("RFQ_HTTP_IMPERSONATE") or None,
             source_overrides=_source_overrides(env),
             **_ai_settings(env),
+            **_aws_resource_settings(env),
         )
 
     def source_override(self, source: str) -> SourceOverride:
@@ -198,6 +206,21 @@ def _ai_settings(env: Mapping[str, str]) -> dict[str, object]:
         "target_industries": targets,
         "embedder": embedder,
         "dedup_min_similarity": 0.80 if similarity is None else similarity,
+    }
+
+
+def _aws_resource_settings(env: Mapping[str, str]) -> dict[str, object]:
+    prefix = (env.get("RFQ_AWS_RESOURCE_PREFIX") or "rfq-pipeline").strip().lower()
+    if not prefix or len(prefix) > 40 or not all(c.isalnum() or c == "-" for c in prefix) or prefix[0] == "-":
+        raise SettingsError(f"RFQ_AWS_RESOURCE_PREFIX={prefix!r} must be 1-40 letters, digits or '-'")
+    recipients = env.get("RFQ_SES_RECIPIENTS", "")
+    return {
+        "aws_resource_prefix": prefix,
+        "sqs_inbound_mail_queue": (env.get("RFQ_SQS_INBOUND_MAIL_QUEUE") or f"{prefix}-inbound-mail").strip(),
+        "sqs_uploads_queue": (env.get("RFQ_SQS_UPLOADS_QUEUE") or f"{prefix}-uploads").strip(),
+        "sqs_scrape_requests_queue": (env.get("RFQ_SQS_SCRAPE_REQUESTS_QUEUE") or f"{prefix}-scrape-requests").strip(),
+        "ses_rule_set": (env.get("RFQ_SES_RULE_SET") or f"{prefix}-inbound").strip(),
+        "ses_recipients": tuple(r.strip() for r in recipients.split(",") if r.strip()),
     }
 
 

@@ -21,6 +21,9 @@ MIGRATIONS_DIR = REPO_ROOT / "sql"
 
 # Tables the tests may empty between tests; schema_migrations is never touched.
 DATA_TABLES = (
+    "intake_attachments",
+    "intake_messages",
+    "intake_requests",
     "llm_batch_items",
     "llm_batches",
     "llm_spend",

@@ -4,7 +4,7 @@ The labeled set is small (about 1,200 rows, most of one marketplace), so the loc
 extra features next to the embedding and character n-grams. The lists follow the label guide (TAXONOMY.md): what
 each industry covers, including its hard negatives (food-grade essential oils, ingestible supplements, packaging
 not made for cosmetics). Terms match as whole words, case-insensitively, in English and the other languages our
-buyers write in (Arabic, Russian, Spanish, French, Portuguese, Turkish).
+buyers write in (Arabic, Russian, Spanish, French, Portuguese, Turkish, Korean, Japanese, Chinese).
 """
 
 from __future__ import annotations
@@ -47,6 +47,11 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "косметика", "косметики", "шампунь", "крем", "духи", "парфюм", "помада", "ресницы", "волос",
         "مستحضرات", "تجميل", "عطر", "عطور", "عطرية", "بخور", "شامبو", "كريم", "مكياج", "رموش", "شعر",
         "kozmetik", "parfüm", "şampuan",
+        "화장품", "크림", "세럼", "에센스", "토너", "로션", "샴푸", "립스틱", "마스크팩", "선크림", "향수",
+        "네일", "속눈썹",
+        "化粧品", "化粧水", "美容液", "乳液", "クリーム", "シャンプー", "口紅", "香水", "日焼け止め", "まつげ",
+        "ネイル",
+        "化妆品", "护肤", "面霜", "精华", "洗发水", "口红", "爽肤水", "面膜", "防晒", "睫毛", "美甲",
         # Cosmetic raw materials and actives (sold for cosmetic use).
         "dimethicone", "cyclopentasiloxane", "silicone elastomer", "carbomer", "panthenol", "squalane", "ceramide",
         "ceramides", "peptide", "peptides", "allantoin", "lanolin", "kojic", "arbutin", "tranexamic",

@@ -67,7 +67,7 @@ def rfqs_clusters(
         )
     with postgres.db.connection() as conn:
         result = assign_clusters(
-            conn, ids, model=embedder.name, min_similarity=settings.dedup_min_similarity, actor=context.run_id
+            conn, ids, model=embedder.name, min_similarity=settings.dedup_min_similarity, actor=context.run.run_id
         )
     with postgres.db.connection() as conn:
         members = conn.execute(SELECT_PARTITION_MEMBERS, {"ids": ids}).fetchall()

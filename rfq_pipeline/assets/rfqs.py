@@ -31,7 +31,12 @@ _INPUT_SCHEMA = {
 
 @dg.asset(
     key=dg.AssetKey(["rfqs", "normalized"]),
-    deps=[source_asset_key(name) for name in SOURCES],
+    # Marketplaces, and the intake of e-mail and uploaded documents.
+    deps=[
+        *(source_asset_key(name) for name in SOURCES),
+        dg.AssetKey(["intake", "email"]),
+        dg.AssetKey(["intake", "uploads"]),
+    ],
     partitions_def=daily_partitions,
     # Normalizing is one SQL read and one write per batch: a backfill of a month is cheaper as one run.
     backfill_policy=dg.BackfillPolicy.single_run(),

@@ -141,7 +141,7 @@ WHERE r.id = n.id
 
 COUNT_RFQS_BY_SOURCE_FOR_DAY = """
 WITH day_rfqs AS (
-    SELECT r.id, r.source, r.normalized_at
+    SELECT r.id, r.source, r.normalized_at, r.first_seen_at
     FROM rfqs AS r
     WHERE r.posted_date = %(day)s OR (r.posted_date IS NULL
           AND COALESCE(r.posted_at, r.first_seen_at) >= %(start)s
@@ -149,6 +149,7 @@ WITH day_rfqs AS (
 )
 SELECT s.name AS source,
        count(d.id) AS rfqs_on_day,
+       count(d.id) FILTER (WHERE d.first_seen_at >= %(since)s) AS new_this_run,
        count(d.id) FILTER (WHERE d.normalized_at IS NOT NULL) AS normalized_on_day,
        count(d.id) FILTER (WHERE EXISTS (
            SELECT 1 FROM classifications c WHERE c.rfq_id = d.id AND c.model_version = %(model_version)s
@@ -286,11 +287,16 @@ def update_normalized(conn: psycopg.Connection, columns: dict[str, Sequence[Any]
 
 
 def counts_for_day(
-    conn: psycopg.Connection, day: date, start: datetime, end: datetime, model_version: str = ""
+    conn: psycopg.Connection,
+    day: date,
+    start: datetime,
+    end: datetime,
+    model_version: str = "",
+    since: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Per source: RFQs posted on ``day``; how many are normalized, classified by ``model_version``, relevant and
-    duplicates of an earlier request; and the all-time total."""
+    """Per source: RFQs posted on ``day``; how many are new since ``since``, normalized, classified by
+    ``model_version``, relevant and duplicates of an earlier request; and the all-time total."""
     with conn.cursor(row_factory=dict_row) as cur:
-        params = {"day": day, "start": start, "end": end, "model_version": model_version}
+        params = {"day": day, "start": start, "end": end, "model_version": model_version, "since": since or end}
         cur.execute(COUNT_RFQS_BY_SOURCE_FOR_DAY, params)
         return list(cur.fetchall())

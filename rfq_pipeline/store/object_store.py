@@ -12,7 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
+from rfq_pipeline.aws.clients import boto3_client
 from rfq_pipeline.settings import Settings
+
+__all__ = ["LocalObjectStore", "ObjectStore", "ObjectStoreError", "S3ObjectStore", "boto3_client", "object_store_for"]
 
 
 class ObjectStoreError(RuntimeError):
@@ -141,18 +144,6 @@ class S3ObjectStore:
     def uri(self, key: str) -> str:
         """An ``s3://`` URI."""
         return f"s3://{self.bucket}/{key}"
-
-
-def boto3_client(service: str, settings: Settings) -> Any:
-    """A boto3 client for ``service`` configured from settings (region and endpoint; credentials from the chain)."""
-    import boto3
-
-    kwargs: dict[str, Any] = {}
-    if settings.aws_region:
-        kwargs["region_name"] = settings.aws_region
-    if settings.aws_endpoint_url:
-        kwargs["endpoint_url"] = settings.aws_endpoint_url
-    return boto3.session.Session().client(service, **kwargs)
 
 
 def object_store_for(role: str, settings: Settings) -> ObjectStore:

@@ -1,0 +1,138 @@
+"""A local AWS for ``make run`` and tests: a moto server over HTTP on loopback, bootstrapped like a real account.
+
+``make run`` uses it to show every kind of intake with no account: sample e-mails are written to the raw-MIME bucket
+the way SES's receipt rule writes them, a document is uploaded, a scrape request is queued, and the same sensors
+that run in production turn them into runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SAMPLE_MAIL_DIR = Path(__file__).resolve().parent / "corpus" / "mail"
+SAMPLE_UPLOAD_DIR = Path(__file__).resolve().parent / "corpus" / "uploads"
+
+_ENV_KEYS = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "RFQ_S3_BUCKET_RAW_MIME",
+    "RFQ_S3_BUCKET_UPLOADS",
+)
+
+
+@dataclass
+class LocalAws:
+    """A running moto server and the environment that points boto3 at it."""
+
+    endpoint_url: str
+    server: Any = field(repr=False)
+
+    def stop(self) -> None:
+        """Stop the server."""
+        self.server.stop()
+
+
+@contextmanager
+def local_aws(*, bootstrap: bool = True) -> Iterator[LocalAws]:
+    """Start moto on a free loopback port, point the environment at it, bootstrap it; restore everything after.
+
+    Only the raw-MIME and uploads roles move to S3; pages, exports and PDFs stay in the local directory.
+    """
+    from moto.server import ThreadedMotoServer
+
+    from rfq_pipeline.aws.naming import bucket_name
+    from rfq_pipeline.settings import Settings
+
+    # The server's request log would bury the run summary.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    saved = {key: os.environ.get(key) for key in _ENV_KEYS}
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    handle = LocalAws(endpoint_url=f"http://{host}:{port}", server=server)
+    # moto keeps its state per process, not per server: start from an empty account every time.
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{handle.endpoint_url}/moto-api/reset", method="POST"), timeout=10)
+    try:
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": handle.endpoint_url,
+                "AWS_ACCESS_KEY_ID": "testing",  # moto accepts any credentials; nothing real is ever used here
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_REGION": "us-east-1",
+            }
+        )
+        settings = Settings.from_env()
+        os.environ["RFQ_S3_BUCKET_RAW_MIME"] = bucket_name(settings, "raw_mime")
+        os.environ["RFQ_S3_BUCKET_UPLOADS"] = bucket_name(settings, "uploads")
+        if bootstrap:
+            from rfq_pipeline.aws.bootstrap import bootstrap as run_bootstrap
+
+            run_bootstrap(Settings.from_env())
+        yield handle
+    finally:
+        handle.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def deliver_mail(paths: list[Path] | None = None) -> list[str]:
+    """Write raw MIME files into the raw-MIME bucket under ``inbound/``, as SES's receipt rule does."""
+    from rfq_pipeline.aws.clients import boto3_client
+    from rfq_pipeline.aws.naming import INBOUND_MAIL_PREFIX, bucket_name
+    from rfq_pipeline.settings import Settings
+
+    settings = Settings.from_env()
+    s3 = boto3_client("s3", settings)
+    bucket = bucket_name(settings, "raw_mime")
+    keys = []
+    for path in paths if paths is not None else sorted(SAMPLE_MAIL_DIR.glob("*.eml")):
+        key = f"{INBOUND_MAIL_PREFIX}{path.stem}"
+        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+        keys.append(key)
+    return keys
+
+
+def upload_documents(paths: list[Path] | None = None) -> list[str]:
+    """Put documents under the uploads prefix, as a buyer's presigned POST does."""
+    from rfq_pipeline.aws.clients import boto3_client
+    from rfq_pipeline.aws.naming import UPLOADS_PREFIX, bucket_name
+    from rfq_pipeline.settings import Settings
+
+    settings = Settings.from_env()
+    s3 = boto3_client("s3", settings)
+    bucket = bucket_name(settings, "uploads")
+    keys = []
+    for path in paths if paths is not None else sorted(p for p in SAMPLE_UPLOAD_DIR.glob("*") if p.suffix != ".md"):
+        key = f"{UPLOADS_PREFIX}{path.name}"
+        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+        keys.append(key)
+    return keys
+
+
+def request_scrape(source: str, day: str, reason: str) -> str:
+    """Queue a scrape request as an operator would."""
+    import json
+
+    from rfq_pipeline.aws.clients import boto3_client
+    from rfq_pipeline.aws.naming import SCRAPE_REQUESTS
+    from rfq_pipeline.aws.sqs import SqsQueue
+    from rfq_pipeline.settings import Settings
+
+    settings = Settings.from_env()
+    queue = SqsQueue.resolve(boto3_client("sqs", settings), settings, SCRAPE_REQUESTS)
+    return queue.send(json.dumps({"source": source, "date": day, "reason": reason}))
