@@ -55,8 +55,10 @@ clean:
 	rm -rf .rfq
 
 ## Throughput of the hot paths (parsing, normalizing, upserting, crawling, embedding, classifying, ANN lookups),
-## printed as rows/s, latencies and ratios, with the quality the fast paths keep.
+## printed as rows/s, latencies and ratios, with the quality the fast paths keep; and a 30-day backfill through the
+## run queue (runs/min, maximum concurrency per marketplace).
 bench: install
 	$(BIN)/python -m rfq_pipeline.devtools.bench
 	$(BIN)/python -m rfq_pipeline.devtools.bench_ai
 	$(BIN)/python -m rfq_pipeline.devtools.bench_dedup
+	$(BIN)/python -m rfq_pipeline.devtools.bench_queue

@@ -77,6 +77,13 @@ def _cmd_dev(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_env()
         migrations.migrate(resolve_database_url(settings), settings.migrations_dir)
+        if os.environ.get("DAGSTER_HOME"):
+            import dagster as dg
+
+            from rfq_pipeline.ops.concurrency import apply_pool_limits
+
+            # dagster.yaml can only set a default pool limit; the named pools' slots live in the instance.
+            apply_pool_limits(dg.DagsterInstance.get())
         # dagster dev's run processes inherit this environment, so they reach the same simulator and database.
         # The dagster executable sits beside this interpreter; the virtualenv need not be activated.
         dagster = Path(sys.executable).with_name("dagster")

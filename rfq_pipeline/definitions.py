@@ -10,10 +10,12 @@ from rfq_pipeline.assets.clusters import cluster_assets
 from rfq_pipeline.assets.intake import intake_assets, intake_jobs
 from rfq_pipeline.assets.rfqs import rfqs_normalized
 from rfq_pipeline.assets.sources import source_assets
+from rfq_pipeline.automation import automation_sensors
 from rfq_pipeline.resources import HttpClientResource, ObjectStoreResource, PostgresResource, SqsResource
 from rfq_pipeline.schedules import source_jobs, source_schedules
 from rfq_pipeline.sensors import batch_sensors
 from rfq_pipeline.sensors.intake import intake_sensors
+from rfq_pipeline.sensors.run_failures import run_failure_sensors
 
 # What `make run` materializes: the marketplace sources through dedup. The Anthropic batch assets are driven by
 # their sensor (submit, then poll until the batch ends) and run only when an API key is configured.
@@ -34,6 +36,6 @@ defs = dg.Definitions(
     assets=all_assets,
     jobs=[*source_jobs.values(), *batch_jobs, *intake_jobs],
     schedules=source_schedules,
-    sensors=[*batch_sensors, *intake_sensors],
+    sensors=[*batch_sensors, *intake_sensors, *automation_sensors, *run_failure_sensors],
     resources=resources,
 )

@@ -92,6 +92,7 @@ class Settings:
     simulator_url: str | None = None
     simulator_rate_multiplier: float = 60.0  # the simulator is ours: per-minute limits become per-second
     schedules_running: bool = False
+    slack_webhook_url: str | None = field(default=None, repr=False)  # run-failure notices; a secret
     http_timeouts: tuple[float, ...] = (30.0, 60.0, 120.0)
     http_backoff: tuple[float, ...] = (1.0, 2.0, 4.0)
     http_impersonate: str | None = None  # overrides every source's own curl_cffi browser profile
@@ -142,6 +143,7 @@ class Settings:
             simulator_url=(env.get("RFQ_SIMULATOR_URL") or "").rstrip("/") or None,
             simulator_rate_multiplier=_env_float(env, "RFQ_SIMULATOR_RATE_MULTIPLIER") or 60.0,
             schedules_running=_env_bool(env, "RFQ_SCHEDULES_RUNNING", False),
+            slack_webhook_url=(env.get("RFQ_SLACK_WEBHOOK_URL") or "").strip() or None,
             http_timeouts=_env_seconds(env, "RFQ_HTTP_TIMEOUTS", (30.0, 60.0, 120.0)),
             http_backoff=_env_seconds(env, "RFQ_HTTP_BACKOFF", (1.0, 2.0, 4.0)),
             http_impersonate=env.get("RFQ_HTTP_IMPERSONATE") or None,

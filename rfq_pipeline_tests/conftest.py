@@ -39,6 +39,7 @@ DATA_TABLES = (
     "raw_pages",
     "source_health",
     "sources",
+    "run_failures",
 )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from rfq_pipeline.assets.metadata import counts_table, markdown_table
+from rfq_pipeline.automation import DOWNSTREAM_CONDITION
 from rfq_pipeline.partitions import daily_partitions
 from rfq_pipeline.resources import PostgresResource
 from rfq_pipeline.settings import Settings
@@ -34,6 +35,7 @@ WHERE COALESCE(r.posted_at, r.first_seen_at) >= %(start)s AND COALESCE(r.posted_
     key=CLASSIFIED_KEY,
     deps=[NORMALIZED_KEY],
     partitions_def=daily_partitions,
+    automation_condition=DOWNSTREAM_CONDITION,
     # The local model classifies thousands of RFQs a second: a month's backfill is cheaper as one run.
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="classification",
@@ -104,6 +106,7 @@ def rfqs_classified(
     key=EMBEDDED_KEY,
     deps=[CLASSIFIED_KEY],
     partitions_def=daily_partitions,
+    automation_condition=DOWNSTREAM_CONDITION,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="dedup",
     kinds={"pgvector", "postgres"},

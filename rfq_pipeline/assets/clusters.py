@@ -6,6 +6,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from rfq_pipeline.assets.metadata import markdown_table
+from rfq_pipeline.automation import DOWNSTREAM_CONDITION
 from rfq_pipeline.partitions import daily_partitions
 from rfq_pipeline.resources import PostgresResource
 from rfq_pipeline.settings import Settings
@@ -35,6 +36,7 @@ ORDER BY r.id
     key=CLUSTERS_KEY,
     deps=[EMBEDDED_KEY],
     partitions_def=daily_partitions,
+    automation_condition=DOWNSTREAM_CONDITION,
     # Assignment is serialised by an advisory lock anyway; one run per backfill avoids queueing on it.
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="dedup",

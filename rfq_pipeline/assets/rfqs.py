@@ -8,6 +8,7 @@ import polars as pl
 
 from rfq_pipeline.assets.metadata import counts_table, markdown_table
 from rfq_pipeline.assets.sources import source_asset_key
+from rfq_pipeline.automation import DOWNSTREAM_CONDITION
 from rfq_pipeline.db import repository
 from rfq_pipeline.normalize.rfqs import NORMALIZER_VERSION, normalize_rfqs
 from rfq_pipeline.partitions import daily_partitions
@@ -38,6 +39,7 @@ _INPUT_SCHEMA = {
         dg.AssetKey(["intake", "uploads"]),
     ],
     partitions_def=daily_partitions,
+    automation_condition=DOWNSTREAM_CONDITION,
     # Normalizing is one SQL read and one write per batch: a backfill of a month is cheaper as one run.
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="rfqs",

@@ -7,6 +7,7 @@ from datetime import date
 import dagster as dg
 
 from rfq_pipeline.assets.metadata import counts_table, markdown_table
+from rfq_pipeline.automation import freshness_for
 from rfq_pipeline.db import repository
 from rfq_pipeline.partitions import daily_partitions
 from rfq_pipeline.resources import HttpClientResource, ObjectStoreResource, PostgresResource
@@ -43,6 +44,7 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         owners=["team:data-acquisition"],
         tags={SOURCE_TAG: spec.name, "rfq/source_kind": spec.kind},
         pool=f"marketplace_{spec.name}",
+        freshness_policy=freshness_for(spec.cadence),
         description=spec.description,
         output_required=False,  # an open circuit breaker skips the run without a materialization
         metadata={

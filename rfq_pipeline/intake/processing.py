@@ -101,7 +101,11 @@ def _read(objects: ObjectStore, ref: ObjectRef) -> bytes:
     try:
         return objects.get(ref.key)
     except KeyError as exc:
-        raise LookupError(f"object {ref.bucket}/{ref.key} is not in the store (deleted, or another bucket)") from exc
+        raise LookupError(
+            f"object {ref.bucket}/{ref.key} is not in the object store at {objects.uri(ref.key)} (deleted since the "
+            "event, or the store points elsewhere: set RFQ_S3_BUCKET_RAW_MIME / RFQ_S3_BUCKET_UPLOADS to the "
+            "bucket the notifications come from)"
+        ) from exc
 
 
 def _safe_name(name: str) -> str:

@@ -165,19 +165,24 @@ def inbound_mail_sensor(
     description="Lists the uploads prefix in S3 and requests an intake/uploads run per new or re-uploaded document.",
 )
 def uploads_sensor(
-    context: dg.SensorEvaluationContext, postgres: PostgresResource
+    context: dg.SensorEvaluationContext, postgres: PostgresResource, sqs: SqsResource
 ) -> dg.SensorResult | dg.SkipReason:
     """Cursor = (LastModified, key) of the newest object seen; a re-upload has a newer LastModified and a new ETag.
 
     Objects that share the cursor's timestamp are compared by key, so none is skipped when several land in the same
-    second; the natural key (bucket/key@etag) keeps an object that is listed twice from being processed twice.
+    second; the natural key (bucket/key@etag) keeps an object that is listed twice from being processed twice. The
+    uploads queue's S3 notifications are drained too (recorded under the same key, then deleted): the listing is
+    what guarantees completeness, the queue only keeps it from piling up.
     """
     from rfq_pipeline.aws.clients import boto3_client
-    from rfq_pipeline.aws.naming import UPLOADS_PREFIX, bucket_name
+    from rfq_pipeline.aws.naming import UPLOADS, UPLOADS_PREFIX, bucket_name
 
     settings = Settings.from_env()
     if reason := _aws_configured(settings):
         return dg.SkipReason(reason)
+    report = TickReport()
+    drain_object_events(sqs.get_queue(UPLOADS), postgres, "upload", bucket_name(settings, "uploads"), UPLOADS_PREFIX,
+                        report)
     cursor = json.loads(context.cursor) if context.cursor else {"last_modified": "", "key": ""}
     bucket = bucket_name(settings, "uploads")
     s3 = boto3_client("s3", settings)
@@ -198,7 +203,7 @@ def uploads_sensor(
             recorded += store.record_request(conn, "upload", ref.request_key, run_key, ref.as_payload())
     new_cursor = {"last_modified": batch[-1][0], "key": batch[-1][1]} if batch else cursor
     requests = _run_requests(postgres, "upload", intake_uploads_job.name)
-    context.log.info(f"listed {len(seen)} new objects, recorded {recorded}")
+    context.log.info(f"listed {len(seen)} new objects, recorded {recorded}; notifications: {report.describe()}")
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(new_cursor))
 
 
