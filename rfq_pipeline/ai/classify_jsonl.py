@@ -8,15 +8,16 @@ object is reported with its line number and skipped; every good line is still cl
 from __future__ import annotations
 
 import errno
-import json
 import os
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rfq_pipeline.ai.labels import RfqText
+from rfq_pipeline.jsonl import iter_records, write_records
 
 BATCH = 2000
 
@@ -51,18 +52,14 @@ def _text(value: object) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def parse_line(line: str, number: int) -> RfqText:
-    """One input line as an ``RfqText``; raises ``ValueError`` naming the line for anything unusable."""
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"line {number}: not JSON ({exc.msg})") from exc
-    if not isinstance(record, dict):
-        raise ValueError(f"line {number}: expected a JSON object")
-    if record.get("id") in (None, ""):
-        raise ValueError(f"line {number}: missing 'id'")
+def check_record(record: dict[str, Any]) -> None:
+    """Refuse a record the classifier cannot read (``ValueError``)."""
     if not isinstance(record.get("title", ""), str):
-        raise ValueError(f"line {number}: 'title' must be a string")
+        raise ValueError("'title' must be a string")
+
+
+def rfq_text(record: dict[str, Any]) -> RfqText:
+    """One checked input record as an ``RfqText``."""
     return RfqText(
         id=_text(record["id"]),
         title=_text(record.get("title")),
@@ -74,18 +71,11 @@ def parse_line(line: str, number: int) -> RfqText:
 
 def _batches(path: Path, report: ClassifyReport) -> Iterator[list[RfqText]]:
     batch: list[RfqText] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                batch.append(parse_line(line, number))
-            except ValueError as exc:
-                report.errors.append(str(exc))
-                continue
-            if len(batch) >= BATCH:
-                yield batch
-                batch = []
+    for record in iter_records(path, report.errors, check_record):
+        batch.append(rfq_text(record))
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
     if batch:
         yield batch
 
@@ -99,18 +89,15 @@ def classify_jsonl(input_path: Path, output_path: Path) -> ClassifyReport:
     classifier = local_classifier()
     report = ClassifyReport(model_version=classifier.model_version)
     started = time.perf_counter()
-    tmp = output_path.with_name(output_path.name + ".tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as out:
-            for batch in _batches(input_path, report):
-                for labels in classifier.classify(batch):
-                    out.write(json.dumps(labels.as_output(), ensure_ascii=False) + "\n")
-                    report.classified += 1
-                    report.relevant += labels.relevant
-                    report.industries[labels.industry] += 1
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # no half-written output next to the real one
-        raise
-    tmp.replace(output_path)
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for batch in _batches(input_path, report):
+            for labels in classifier.classify(batch):
+                report.classified += 1
+                report.relevant += labels.relevant
+                report.industries[labels.industry] += 1
+                yield labels.as_output()
+
+    write_records(output_path, rows())
     report.seconds = time.perf_counter() - started
     return report

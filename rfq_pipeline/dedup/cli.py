@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rfq_pipeline.jsonl import iter_records, write_records
 from rfq_pipeline.settings import Settings
 
 CLI_SOURCE = "dedup_cli"
@@ -133,39 +134,8 @@ def dedup_records(
 
 
 def read_jsonl(path: Path, errors: list[str] | None = None) -> list[dict[str, Any]]:
-    """The records of a JSONL file (blank lines skipped).
-
-    A bad line (not JSON, not an object, no ``id``) is an error naming its line number: raised, or, when ``errors``
-    is given, appended to it and skipped so the good lines are still clustered.
-    """
-    records = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                try:
-                    value = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"line {number}: not JSON ({exc.msg})") from exc
-                if not isinstance(value, dict):
-                    raise ValueError(f"line {number}: expected a JSON object")
-                if value.get("id") in (None, ""):
-                    raise ValueError(f"line {number}: missing 'id'")
-            except ValueError as exc:
-                if errors is None:
-                    raise
-                errors.append(str(exc))
-                continue
-            records.append(value)
-    return records
-
-
-def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
-    """Write one JSON object per line."""
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    """The records of a JSONL file (see :func:`rfq_pipeline.jsonl.iter_records` for the rules on bad lines)."""
+    return list(iter_records(path, errors))
 
 
 def dedup_jsonl(input_path: Path | str, output_path: Path | str, settings: Settings | None = None) -> DedupRun:
@@ -177,8 +147,5 @@ def dedup_jsonl(input_path: Path | str, output_path: Path | str, settings: Setti
     records = read_jsonl(Path(input_path), errors)
     run = dedup_records(records, settings)
     run.errors = errors
-    output = Path(output_path)
-    tmp = output.with_name(output.name + ".tmp")
-    write_jsonl(tmp, run.rows)
-    tmp.replace(output)
+    write_records(Path(output_path), run.rows)
     return run
