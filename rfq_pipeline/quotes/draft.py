@@ -1,0 +1,159 @@
+"""``draft_quote``: RFQ text -> line items -> SKU matches -> priced lines -> guarded cover text -> ``QuoteDraft``.
+
+The RFQ's free text is used only to find products and quantities. Discount, incoterm and currency come from the
+keyword arguments (structured fields set by a person or the intake form), never from what the buyer wrote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from rfq_pipeline.ai.labels import RfqText
+from rfq_pipeline.quotes.catalog import Catalog, FxRates
+from rfq_pipeline.quotes.composer import ComposeInput, Composer, ComposeResult, compose_with_guardrails
+from rfq_pipeline.quotes.matching import MATCH_THRESHOLD, LineItem, SkuMatch, extract_line_items, match_sku
+from rfq_pipeline.quotes.pricing import PricedLine, grand_total, price_line
+
+COUNTRY_CURRENCY = {
+    "united arab emirates": "AED", "uae": "AED", "saudi arabia": "SAR", "ksa": "SAR", "south korea": "KRW",
+    "korea": "KRW", "japan": "JPY", "united kingdom": "GBP", "uk": "GBP", "india": "INR", "china": "CNY",
+    "germany": "EUR", "france": "EUR", "italy": "EUR", "spain": "EUR", "netherlands": "EUR", "belgium": "EUR",
+    "austria": "EUR", "ireland": "EUR", "portugal": "EUR", "poland": "EUR",
+}  # fmt: skip
+
+
+def currency_for(country: str) -> str:
+    """The buyer's currency by country name; USD when the country is unknown or blank."""
+    return COUNTRY_CURRENCY.get(" ".join(country.lower().split()), "USD")
+
+
+@dataclass(frozen=True)
+class DraftLine:
+    item: LineItem
+    match: SkuMatch | None
+    priced: PricedLine | None
+    flags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class QuoteDraft:
+    rfq_id: str
+    currency: str
+    incoterm: str
+    fx_as_of: str
+    lines: list[DraftLine]
+    composed: ComposeResult
+
+    @property
+    def priced_lines(self) -> list[PricedLine]:
+        return [line.priced for line in self.lines if line.priced is not None]
+
+    @property
+    def total(self) -> Decimal | None:
+        return grand_total(self.priced_lines)
+
+    @property
+    def needs_review(self) -> bool:
+        return not self.composed.passed or any(line.flags for line in self.lines)
+
+    def as_json(self) -> dict[str, Any]:
+        def money(value: Decimal | None) -> str | None:
+            return None if value is None else str(value)
+
+        lines = []
+        for line in self.lines:
+            entry: dict[str, Any] = {
+                "phrase": line.item.phrase,
+                "requested_quantity": line.item.quantity,
+                "requested_unit": line.item.unit,
+                "flags": list(line.flags),
+                "match": None
+                if line.match is None
+                else {"sku": line.match.sku, "confidence": line.match.confidence, "matched_on": line.match.matched_on},
+            }
+            if line.priced is not None:
+                p = line.priced
+                entry.update(
+                    sku=p.sku,
+                    name=p.name,
+                    quantity=p.quantity,
+                    unit=p.unit,
+                    unit_price=money(p.unit_price),
+                    total=money(p.total),
+                    currency=p.currency,
+                    discount_requested_pct=str(p.discount_requested_pct),
+                    discount_applied_pct=str(p.discount_applied_pct),
+                    citation=p.citation,
+                    stages=[
+                        {"name": s.name, "unit_price": str(s.unit_price), "currency": s.currency, "detail": s.detail}
+                        for s in p.stages
+                    ],
+                )
+            lines.append(entry)
+        return {
+            "rfq_id": self.rfq_id,
+            "currency": self.currency,
+            "incoterm": self.incoterm,
+            "fx_as_of": self.fx_as_of,
+            "total": money(self.total),
+            "needs_review": self.needs_review,
+            "lines": lines,
+            "cover_text": self.composed.text,
+            "cover_source": self.composed.source,
+            "guardrails": [
+                {"name": g.name, "passed": g.passed, "failures": list(g.failures)} for g in self.composed.guardrails
+            ],
+            "attempts": [
+                {"number": a.number, "source": a.source, "passed": a.passed, "failures": list(a.failures)}
+                for a in self.composed.attempts
+            ],
+        }
+
+
+def draft_quote(
+    rfq: RfqText,
+    catalog: Catalog,
+    rates: FxRates,
+    *,
+    requested_discount_pct: Decimal | int | str = 0,
+    incoterm: str = "FOB",
+    currency: str | None = None,
+    composer: Composer | None = None,
+) -> QuoteDraft:
+    code = (currency or currency_for(rfq.country)).upper()
+    lines: list[DraftLine] = []
+    for item in extract_line_items(rfq.text(), default_quantity=rfq.quantity):
+        candidates = match_sku(item.phrase, catalog, limit=1)
+        best = candidates[0] if candidates and candidates[0].confidence >= MATCH_THRESHOLD else None
+        if best is None:
+            lines.append(DraftLine(item, None, None, ("unmatched",)))
+            continue
+        if item.quantity is None:
+            lines.append(DraftLine(item, best, None, ("no_quantity",)))
+            continue
+        catalog_item = catalog.lookup(best.sku)
+        assert catalog_item is not None  # match_sku only returns catalog SKUs
+        priced = price_line(
+            catalog_item,
+            item.quantity,
+            rates,
+            requested_discount_pct=requested_discount_pct,
+            incoterm=incoterm,
+            currency=code,
+        )
+        lines.append(DraftLine(item, best, priced, priced.flags))
+    compose_input = ComposeInput(
+        rfq_id=rfq.id,
+        title=rfq.title,
+        country=rfq.country,
+        currency=code,
+        incoterm=incoterm.upper(),
+        fx_as_of=rates.as_of.isoformat(),
+        lines=[line.priced for line in lines if line.priced is not None],
+        catalog=catalog,
+        unmatched=[line.item.phrase for line in lines if line.match is None],
+    )
+    composed = compose_with_guardrails(compose_input, composer=composer)
+    return QuoteDraft(rfq.id, code, incoterm.upper(), rates.as_of.isoformat(), lines, composed)
