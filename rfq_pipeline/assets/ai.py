@@ -7,6 +7,7 @@ import dagster as dg
 
 from rfq_pipeline.assets.metadata import counts_table, markdown_table
 from rfq_pipeline.automation import DOWNSTREAM_CONDITION
+from rfq_pipeline.db import repository
 from rfq_pipeline.partitions import daily_partitions
 from rfq_pipeline.resources import PostgresResource
 from rfq_pipeline.settings import Settings
@@ -16,12 +17,6 @@ CLASSIFIED_KEY = dg.AssetKey(["rfqs", "classified"])
 EMBEDDED_KEY = dg.AssetKey(["rfqs", "embedded"])
 LABELS_CHECK = "labels_in_taxonomy"
 EMBEDDED_CHECK = "every_rfq_embedded"
-
-SELECT_PARTITION_IDS = """
-SELECT id FROM rfqs
-WHERE COALESCE(posted_at, first_seen_at) >= %(start)s AND COALESCE(posted_at, first_seen_at) < %(end)s
-ORDER BY id
-"""
 
 COUNT_PARTITION_EMBEDDED = """
 SELECT count(*) FILTER (WHERE e.rfq_id IS NOT NULL), count(*)
@@ -77,7 +72,7 @@ def rfqs_classified(
         labels = classifier.classify(items)
         written = write_labels(conn, labels, {i.id: text_sha256(i.text()) for i in items})
         stored = labels_between(conn, window.start, window.end, classifier.model_version)
-        total = len(conn.execute(SELECT_PARTITION_IDS, {"start": window.start, "end": window.end}).fetchall())
+        total = len(repository.rfq_ids_between(conn, window.start, window.end))
     relevant = [r for r in stored if r["relevant"]]
     yield dg.MaterializeResult(
         metadata={
@@ -133,7 +128,7 @@ def rfqs_embedded(
     params = {"start": window.start, "end": window.end, "model": embedder.name}
     started = time.perf_counter()
     with postgres.db.connection() as conn:
-        ids = [int(r[0]) for r in conn.execute(SELECT_PARTITION_IDS, params).fetchall()]
+        ids = repository.rfq_ids_between(conn, window.start, window.end)
         written = embed_rfqs(conn, embedder, ids)
         embedded, total = conn.execute(COUNT_PARTITION_EMBEDDED, params).fetchone()
     seconds = time.perf_counter() - started

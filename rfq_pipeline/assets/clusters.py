@@ -7,6 +7,7 @@ import dagster as dg
 
 from rfq_pipeline.assets.metadata import markdown_table
 from rfq_pipeline.automation import DOWNSTREAM_CONDITION
+from rfq_pipeline.db import repository
 from rfq_pipeline.partitions import daily_partitions
 from rfq_pipeline.resources import PostgresResource
 from rfq_pipeline.settings import Settings
@@ -16,12 +17,6 @@ EMBEDDED_KEY = dg.AssetKey(["rfqs", "embedded"])
 INVARIANTS_CHECK = "cluster_invariants"
 _VIOLATIONS = ("wrong_member_count", "empty_clusters", "merged_with_members", "chained_merges", "canonical_not_member")
 _EMBED_BATCH = 2000
-
-SELECT_PARTITION_RFQ_IDS = """
-SELECT id FROM rfqs
-WHERE COALESCE(posted_at, first_seen_at) >= %(start)s AND COALESCE(posted_at, first_seen_at) < %(end)s
-ORDER BY id
-"""
 
 SELECT_PARTITION_MEMBERS = """
 SELECT r.id, r.source, r.title, m.cluster_id, m.matched_by, m.similarity
@@ -63,7 +58,7 @@ def rfqs_clusters(
     embedder = embedder_named(settings.embedder)
     window = context.partition_time_window
     with postgres.db.connection() as conn:
-        ids = [int(r[0]) for r in conn.execute(SELECT_PARTITION_RFQ_IDS, {"start": window.start, "end": window.end})]
+        ids = repository.rfq_ids_between(conn, window.start, window.end)
         embedded_here = sum(
             ensure_embeddings(conn, embedder, ids[i : i + _EMBED_BATCH]) for i in range(0, len(ids), _EMBED_BATCH)
         )

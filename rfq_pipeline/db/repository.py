@@ -300,3 +300,23 @@ def counts_for_day(
         params = {"day": day, "start": start, "end": end, "model_version": model_version, "since": since or end}
         cur.execute(COUNT_RFQS_BY_SOURCE_FOR_DAY, params)
         return list(cur.fetchall())
+
+
+SELECT_RFQ_IDS_BETWEEN = """
+SELECT id FROM rfqs
+WHERE COALESCE(posted_at, first_seen_at) >= %(start)s AND COALESCE(posted_at, first_seen_at) < %(end)s
+ORDER BY id
+"""
+
+SELECT_RFQ_ID = "SELECT id FROM rfqs WHERE source = %(source)s AND external_id = %(external_id)s"
+
+
+def rfq_ids_between(conn: psycopg.Connection, start: datetime, end: datetime) -> list[int]:
+    """Ids of the RFQs of a partition window (posting time, or first sighting when the page gave none)."""
+    return [int(r[0]) for r in conn.execute(SELECT_RFQ_IDS_BETWEEN, {"start": start, "end": end}).fetchall()]
+
+
+def rfq_id(conn: psycopg.Connection, source: str, external_id: str) -> int | None:
+    """The id of one RFQ by its natural key, or ``None``."""
+    row = conn.execute(SELECT_RFQ_ID, {"source": source, "external_id": external_id}).fetchone()
+    return int(row[0]) if row else None

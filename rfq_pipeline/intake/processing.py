@@ -34,7 +34,6 @@ VALUES ('upload', %(message_key)s, %(object_uri)s, %(status)s, %(error)s, %(subj
 ON CONFLICT ON CONSTRAINT intake_messages_kind_key DO NOTHING
 """
 
-SELECT_RFQ_ID = "SELECT id FROM rfqs WHERE source = %(source)s AND external_id = %(external_id)s"
 
 
 @dataclass(frozen=True)
@@ -165,8 +164,7 @@ def process_upload(
             attributes={"file": name, "kind": document.kind, "bucket": ref.bucket, "key": ref.key},
         )
         repository.upsert_rfqs(conn, [(rfq, None)])
-        found = conn.execute(SELECT_RFQ_ID, {"source": "upload", "external_id": ref.request_key}).fetchone()
-        rfq_id = int(found[0]) if found else None
+        rfq_id = repository.rfq_id(conn, "upload", ref.request_key)
     elif error is None:
         error = f"no text extracted ({document.kind if document else 'unknown'} document)"
     status = "parsed" if rfq_id is not None else "failed"

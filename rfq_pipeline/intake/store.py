@@ -246,10 +246,7 @@ def record_email(
                 },
             )
             repository.upsert_rfqs(conn, [(rfq, None)])
-            found = conn.execute(
-                "SELECT id FROM rfqs WHERE source = 'email' AND external_id = %s", (parsed.message_id,)
-            ).fetchone()
-            row["rfq_id"] = int(found[0]) if found else None
+            row["rfq_id"] = repository.rfq_id(conn, "email", parsed.message_id)
     inserted = conn.execute(INSERT_MESSAGE, row).fetchone()
     if inserted is not None:
         for position, attachment in enumerate(parsed.attachments):
