@@ -195,6 +195,20 @@ def _cmd_intake(args: argparse.Namespace) -> int:
     return parse_email_command(Path(args.file))
 
 
+def _cmd_quote(args: argparse.Namespace) -> int:
+    from rfq_pipeline.quotes import cli as quote_cli
+
+    if args.quote_command == "draft":
+        return quote_cli.draft_command(
+            Path(args.input), discount=args.discount, incoterm=args.incoterm, currency=args.currency
+        )
+    if args.quote_command == "list":
+        return quote_cli.list_command(args.state, args.limit)
+    return quote_cli.action_command(
+        args.quote_command, args.id, note=getattr(args, "note", ""), state=getattr(args, "state", None)
+    )
+
+
 def _cmd_aws(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     if args.aws_command == "iam-policy":
@@ -333,6 +347,33 @@ def build_parser() -> argparse.ArgumentParser:
     parse_email = intake_sub.add_parser("parse-email", help="print what the mail parser makes of one message (JSON)")
     parse_email.add_argument("file", help="a raw MIME message (.eml)")
     parse_email.set_defaults(func=_cmd_intake)
+
+    quote = sub.add_parser("quote", help="quote drafts: draft --input RFQ.json, list, show, approve, reject, mark")
+    quote_sub = quote.add_subparsers(dest="quote_command", required=True)
+    q_draft = quote_sub.add_parser("draft", help="print the draft of one RFQ (JSON file) as JSON; nothing is stored")
+    q_draft.add_argument("--input", required=True, help="JSON object: title, description, quantity, country")
+    q_draft.add_argument("--discount", default="0", help="requested discount in percent (capped per SKU)")
+    q_draft.add_argument("--incoterm", help="EXW, FOB, CIF or DDP (default: RFQ_QUOTE_INCOTERM)")
+    q_draft.add_argument("--currency", help="quote currency (default: the buyer country's)")
+    q_list = quote_sub.add_parser("list", help="stored drafts as JSON lines, newest first")
+    q_list.add_argument("--state", choices=["queued", "approved", "edited", "rejected", "expired", "sent", "won",
+                                            "lost"])  # fmt: skip
+    q_list.add_argument("--limit", type=int, default=50)
+    for name, text in (
+        ("show", "a stored draft with its state history"),
+        ("approve", "approve a draft: render its PDF and dispatch it (Slack, HubSpot, CSV sheet)"),
+        ("reject", "reject a draft"),
+        ("dispatch", "send an approved draft through the dispatch adapters again"),
+    ):
+        cmd = quote_sub.add_parser(name, help=text)
+        cmd.add_argument("id", type=int)
+        if name in ("approve", "reject"):
+            cmd.add_argument("--note", default="", help="why (kept in the state history)")
+    q_mark = quote_sub.add_parser("mark", help="move a draft to sent, won, lost or edited")
+    q_mark.add_argument("id", type=int)
+    q_mark.add_argument("state", choices=["sent", "won", "lost", "edited"])
+    q_mark.add_argument("--note", default="")
+    quote.set_defaults(func=_cmd_quote)
 
     aws = sub.add_parser("aws", help="AWS resources: bootstrap, iam-policy")
     aws_sub = aws.add_subparsers(dest="aws_command", required=True)

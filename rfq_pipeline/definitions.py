@@ -5,9 +5,11 @@ from __future__ import annotations
 import dagster as dg
 
 from rfq_pipeline.assets.ai import ai_assets
+from rfq_pipeline.assets.buyers import buyer_assets
 from rfq_pipeline.assets.classify_batches import batch_assets, batch_jobs
 from rfq_pipeline.assets.clusters import cluster_assets
 from rfq_pipeline.assets.intake import intake_assets, intake_jobs
+from rfq_pipeline.assets.quotes import quote_assets
 from rfq_pipeline.assets.rfqs import rfqs_normalized
 from rfq_pipeline.assets.sources import source_assets
 from rfq_pipeline.automation import automation_sensors
@@ -15,11 +17,12 @@ from rfq_pipeline.resources import HttpClientResource, ObjectStoreResource, Post
 from rfq_pipeline.schedules import source_jobs, source_schedules
 from rfq_pipeline.sensors import batch_sensors
 from rfq_pipeline.sensors.intake import intake_sensors
+from rfq_pipeline.sensors.quote_followups import quote_sensors
 from rfq_pipeline.sensors.run_failures import run_failure_sensors
 
-# What `make run` materializes: the marketplace sources through dedup. The Anthropic batch assets are driven by
+# What `make run` materializes: the marketplace sources through quote drafts. The Anthropic batch assets are driven by
 # their sensor (submit, then poll until the batch ends) and run only when an API key is configured.
-pipeline_assets = [*source_assets, rfqs_normalized, *ai_assets, *cluster_assets]
+pipeline_assets = [*source_assets, rfqs_normalized, *ai_assets, *cluster_assets, *buyer_assets, *quote_assets]
 # Intake assets are materialized by their sensors' runs, for the objects named in the run config.
 all_assets = [*pipeline_assets, *batch_assets, *intake_assets]
 
@@ -30,12 +33,13 @@ resources = {
     "raw_mime": ObjectStoreResource(role="raw_mime"),
     "uploads": ObjectStoreResource(role="uploads"),
     "sqs": SqsResource(),
+    "quote_pdfs": ObjectStoreResource(role="quote_pdfs"),
 }
 
 defs = dg.Definitions(
     assets=all_assets,
     jobs=[*source_jobs.values(), *batch_jobs, *intake_jobs],
     schedules=source_schedules,
-    sensors=[*batch_sensors, *intake_sensors, *automation_sensors, *run_failure_sensors],
+    sensors=[*batch_sensors, *intake_sensors, *automation_sensors, *run_failure_sensors, *quote_sensors],
     resources=resources,
 )

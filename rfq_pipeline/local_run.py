@@ -24,13 +24,21 @@ class RunSummary:
     rows: list[dict[str, object]]
     check_failures: list[str]
     intake: str = ""
+    quotes: str = ""
 
     def render(self) -> str:
         """A short plain-text table for the terminal."""
         lines = [f"rfq-pipeline run for {self.day.isoformat()}: {'succeeded' if self.success else 'FAILED'}"]
         header = ("rfqs on day", "new this run", "normalized", "classified", "relevant", "duplicates", "rfqs total")
-        columns = ("rfqs_on_day", "new_this_run", "normalized_on_day", "classified_on_day", "relevant_on_day",
-                   "duplicates_on_day", "rfqs_total")
+        columns = (
+            "rfqs_on_day",
+            "new_this_run",
+            "normalized_on_day",
+            "classified_on_day",
+            "relevant_on_day",
+            "duplicates_on_day",
+            "rfqs_total",
+        )
         lines.append(f"{'source':<20}" + "".join(f"{h:>13}" for h in header))
         for row in self.rows:
             lines.append(f"{row['source']!s:<20}" + "".join(f"{row.get(c, 0)!s:>13}" for c in columns))
@@ -38,6 +46,8 @@ class RunSummary:
             lines.append(f"check failed: {failure}")
         if self.intake:
             lines.append(self.intake)
+        if self.quotes:
+            lines.append(self.quotes)
         return "\n".join(lines)
 
 
@@ -52,6 +62,28 @@ def _intake_demo(instance: dg.DagsterInstance, day: date, settings: Settings) ->
     from rfq_pipeline.devtools.intake_demo import run_intake_demo
 
     return run_intake_demo(instance, day).render()
+
+
+def _quotes_summary(conn: object, start: datetime, end: datetime) -> str:
+    """Buyers and drafts of the day, and where the PDFs of the drafts ready for approval are."""
+    from rfq_pipeline.enrich.store import buyers_between
+    from rfq_pipeline.quotes.store import drafts_between
+
+    buyers = buyers_between(conn, start, end)  # type: ignore[arg-type]
+    drafts = drafts_between(conn, start, end)  # type: ignore[arg-type]
+    ready = [d for d in drafts if d["state"] == "queued" and not d["needs_review"] and d["guardrails_passed"]]
+    high = sum(1 for b in buyers if b["risk_level"] == "high")
+    lines = [
+        f"buyers: {len(buyers)} enriched ({high} high risk); quote drafts: {len(drafts)}, "
+        f"{len(ready)} ready to approve, {sum(1 for d in drafts if d['needs_review'])} need review"
+    ]
+    for draft in ready[:5]:
+        lines.append(
+            f"  draft #{draft['id']}: {draft['title'][:50]!r} {draft['currency']} {draft['total']}"
+            f" -> {draft['pdf_uri']}"
+            f"  (rfq-pipeline quote approve {draft['id']})"
+        )
+    return "\n".join(lines)
 
 
 def run_local(day: date | None = None, *, use_simulator: bool = True) -> RunSummary:
@@ -82,6 +114,8 @@ def run_local(day: date | None = None, *, use_simulator: bool = True) -> RunSumm
         with Database(url, min_size=1, max_size=1) as db, db.connection() as conn:
             started = conn.execute("SELECT now()").fetchone()[0]
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+        # Intake first, so the mailed and uploaded RFQs of the day flow through the same stages as the marketplaces'.
+        intake = _intake_demo(instance, day, settings) if use_simulator else ""
         result = dg.materialize(
             pipeline_assets,
             partition_key=day.isoformat(),
@@ -92,7 +126,6 @@ def run_local(day: date | None = None, *, use_simulator: bool = True) -> RunSumm
             # The summary below is the output; step-by-step events stay in the run's log in the UI.
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
-        intake = _intake_demo(instance, day, settings) if use_simulator else ""
         check_failures = [
             f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
             for evaluation in result.get_asset_check_evaluations()
@@ -104,12 +137,14 @@ def run_local(day: date | None = None, *, use_simulator: bool = True) -> RunSumm
         version = local_classifier(settings.target_industries).model_version
         with Database(url, min_size=1, max_size=1) as db, db.connection() as conn:
             rows = repository.counts_for_day(conn, day, start, end, version, since=started)
+            quotes = _quotes_summary(conn, start, end)
         return RunSummary(
             day=day,
             success=result.success and "intake run failed" not in intake,
             rows=rows,
             check_failures=check_failures,
             intake=intake,
+            quotes=quotes,
         )
     finally:
         if simulator is not None:

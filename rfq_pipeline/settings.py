@@ -93,6 +93,9 @@ class Settings:
     simulator_rate_multiplier: float = 60.0  # the simulator is ours: per-minute limits become per-second
     schedules_running: bool = False
     slack_webhook_url: str | None = field(default=None, repr=False)  # run-failure notices; a secret
+    quotes_slack_webhook_url: str | None = field(default=None, repr=False)  # approved-quote posts; a secret
+    hubspot_token: str | None = field(default=None, repr=False)  # private-app access token; a secret
+    hubspot_base_url: str = "https://api.hubapi.com"
     http_timeouts: tuple[float, ...] = (30.0, 60.0, 120.0)
     http_backoff: tuple[float, ...] = (1.0, 2.0, 4.0)
     http_impersonate: str | None = None  # overrides every source's own curl_cffi browser profile
@@ -112,6 +115,19 @@ class Settings:
     sqs_scrape_requests_queue: str = "rfq-pipeline-scrape-requests"
     ses_rule_set: str = "rfq-pipeline-inbound"
     ses_recipients: tuple[str, ...] = ()  # empty: the rule matches every recipient of the verified domains
+    # Enrichment and quotes
+    catalog_path: Path = _REPO_ROOT / "rfq_pipeline" / "quotes" / "data" / "catalog.csv"
+    fx_rates_path: Path = _REPO_ROOT / "rfq_pipeline" / "quotes" / "data" / "fx_rates.csv"
+    quote_incoterm: str = "FOB"
+    quote_validity_days: int = 14
+    enrich_fetch_pages: bool = True
+    fetch_allow_networks: tuple[str, ...] = ()  # private networks the SSRF guard lets through (tests, intranets)
+    dns_server: str | None = None  # None: the system's first nameserver; "off": no MX lookups
+    millionverifier_api_key: str | None = field(default=None, repr=False)
+    zerobounce_api_key: str | None = field(default=None, repr=False)
+    research_agent: bool = False  # the Claude research agent; on by default once an API key is set
+    research_max_steps: int = 6
+    research_max_usd: float = 0.05  # per buyer, on top of the daily limit
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -124,6 +140,15 @@ class Settings:
             partitions_start = date.fromisoformat(start_raw) if start_raw else date(2025, 1, 1)
         except ValueError as exc:
             raise SettingsError(f"RFQ_PARTITIONS_START={start_raw!r} is not a date (YYYY-MM-DD)") from exc
+
+        # Quote posts go to the run-failure channel unless a channel of their own is set; set but empty turns
+        # them off while failure notices keep flowing.
+        quotes_webhook = env.get("RFQ_QUOTES_SLACK_WEBHOOK_URL")
+        if quotes_webhook is None:
+            quotes_webhook = env.get("RFQ_SLACK_WEBHOOK_URL")
+        hubspot_base_url = (env.get("RFQ_HUBSPOT_BASE_URL") or "").strip().rstrip("/") or "https://api.hubapi.com"
+        if not hubspot_base_url.startswith(("https://", "http://")):
+            raise SettingsError(f"RFQ_HUBSPOT_BASE_URL={hubspot_base_url!r} must be an http(s) URL")
 
         buckets = {
             role: env[f"RFQ_S3_BUCKET_{role.upper()}"].strip()
@@ -144,12 +169,16 @@ class Settings:
             simulator_rate_multiplier=_env_float(env, "RFQ_SIMULATOR_RATE_MULTIPLIER") or 60.0,
             schedules_running=_env_bool(env, "RFQ_SCHEDULES_RUNNING", False),
             slack_webhook_url=(env.get("RFQ_SLACK_WEBHOOK_URL") or "").strip() or None,
+            quotes_slack_webhook_url=(quotes_webhook or "").strip() or None,
+            hubspot_token=(env.get("HUBSPOT_ACCESS_TOKEN") or "").strip() or None,
+            hubspot_base_url=hubspot_base_url,
             http_timeouts=_env_seconds(env, "RFQ_HTTP_TIMEOUTS", (30.0, 60.0, 120.0)),
             http_backoff=_env_seconds(env, "RFQ_HTTP_BACKOFF", (1.0, 2.0, 4.0)),
             http_impersonate=env.get("RFQ_HTTP_IMPERSONATE") or None,
             source_overrides=_source_overrides(env),
             **_ai_settings(env),
             **_aws_resource_settings(env),
+            **_enrichment_quote_settings(env),
         )
 
     def source_override(self, source: str) -> SourceOverride:
@@ -249,3 +278,50 @@ def _source_overrides(env: Mapping[str, str]) -> dict[str, SourceOverride]:
             listings=tuple(p.strip() for p in listings.split(",") if p.strip()) if listings else None,
         )
     return overrides
+
+
+INCOTERMS = ("EXW", "FOB", "CIF", "DDP")
+
+
+def _enrichment_quote_settings(env: Mapping[str, str]) -> dict[str, object]:
+    import ipaddress
+
+    defaults = Settings.__dataclass_fields__
+    catalog = env.get("RFQ_CATALOG_PATH", "").strip()
+    rates = env.get("RFQ_FX_RATES_PATH", "").strip()
+    incoterm = (env.get("RFQ_QUOTE_INCOTERM") or "FOB").strip().upper()
+    if incoterm not in INCOTERMS:
+        raise SettingsError(f"RFQ_QUOTE_INCOTERM={incoterm!r} must be one of {', '.join(INCOTERMS)}")
+    validity = _env_int(env, "RFQ_QUOTE_VALIDITY_DAYS")
+    if validity is not None and validity < 1:
+        raise SettingsError(f"RFQ_QUOTE_VALIDITY_DAYS={validity!r} must be at least 1")
+    networks = tuple(n.strip() for n in env.get("RFQ_FETCH_ALLOW_NETWORKS", "").split(",") if n.strip())
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            raise SettingsError(f"RFQ_FETCH_ALLOW_NETWORKS has {network!r}, not a network (e.g. 10.0.0.0/8)") from exc
+    steps = _env_int(env, "RFQ_RESEARCH_MAX_STEPS")
+    if steps is not None and not 1 <= steps <= 20:
+        raise SettingsError(f"RFQ_RESEARCH_MAX_STEPS={steps!r} must be 1..20")
+    max_usd = _env_float(env, "RFQ_RESEARCH_MAX_USD")
+    if max_usd is not None and max_usd < 0:
+        raise SettingsError(f"RFQ_RESEARCH_MAX_USD={max_usd!r} must not be negative")
+    has_key = bool(env.get("ANTHROPIC_API_KEY"))
+    research = _env_bool(env, "RFQ_RESEARCH_AGENT", has_key)
+    if research and not has_key:
+        raise SettingsError("RFQ_RESEARCH_AGENT=true needs ANTHROPIC_API_KEY")
+    return {
+        "catalog_path": Path(catalog).expanduser().resolve() if catalog else defaults["catalog_path"].default,
+        "fx_rates_path": Path(rates).expanduser().resolve() if rates else defaults["fx_rates_path"].default,
+        "quote_incoterm": incoterm,
+        "quote_validity_days": validity or 14,
+        "enrich_fetch_pages": _env_bool(env, "RFQ_ENRICH_FETCH_PAGES", True),
+        "fetch_allow_networks": networks,
+        "dns_server": (env.get("RFQ_DNS_SERVER") or "").strip() or None,
+        "millionverifier_api_key": (env.get("MILLIONVERIFIER_API_KEY") or "").strip() or None,
+        "zerobounce_api_key": (env.get("ZEROBOUNCE_API_KEY") or "").strip() or None,
+        "research_agent": research,
+        "research_max_steps": steps or 6,
+        "research_max_usd": 0.05 if max_usd is None else max_usd,
+    }

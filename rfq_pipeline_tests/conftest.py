@@ -21,6 +21,12 @@ MIGRATIONS_DIR = REPO_ROOT / "sql"
 
 # Tables the tests may empty between tests; schema_migrations is never touched.
 DATA_TABLES = (
+    "quote_dispatches",
+    "quote_draft_events",
+    "quote_drafts",
+    "buyer_contacts",
+    "buyers",
+    "catalog_products",
     "intake_attachments",
     "intake_messages",
     "intake_requests",

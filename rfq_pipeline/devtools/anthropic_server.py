@@ -1,10 +1,12 @@
-"""A local stand-in for the Anthropic Message Batches API, for tests and local runs without a key or a network.
+"""A local stand-in for the Anthropic API (Message Batches and Messages), for tests and local runs without a key or a
+network.
 
 It serves the endpoints the real ``anthropic`` SDK calls (point the SDK at it with ``base_url=handle.url``):
 
 - ``POST /v1/messages/batches`` (create), ``GET /v1/messages/batches`` (list, newest first, ``after_id`` /
   ``before_id`` / ``limit``), ``GET /v1/messages/batches/{id}`` (retrieve), ``POST .../{id}/cancel``,
   ``DELETE .../{id}``, and ``GET .../{id}/results`` (JSONL, in no particular order, like the real API).
+- ``POST /v1/messages`` (non-streaming ``client.messages.create``), answered from a script: see below.
 - Every request needs the handle's key (``x-api-key``, or ``Authorization: Bearer`` as SDK 2.x sends it) and an
   ``anthropic-version`` header.
 
@@ -20,6 +22,15 @@ token plus the tool-use overhead). Behaviours that tests arm on the handle:
 - :meth:`~AnthropicServerHandle.malform_items`: a text answer without a tool call, or a label outside the enum;
 - :meth:`~AnthropicServerHandle.set_obedient`: an RFQ that says "classify this as <industry>" gets that industry,
   the way a hijacked model would answer.
+
+``POST /v1/messages`` answers with scripted assistant turns: :meth:`~AnthropicServerHandle.script_messages` queues
+turns (a message dict, usually built with :func:`assistant_turn` / :func:`tool_use_block` / :func:`text_block`, an
+:func:`error_turn`, or a callable given the request body) consumed one per request; once the queue is empty a
+responder set with :meth:`~AnthropicServerHandle.set_message_responder` answers every request. A turn only needs
+``content`` (``stop_reason`` defaults to ``tool_use`` when it calls a tool, else ``end_turn``); ``id``, ``model`` and
+a ``usage`` estimated like the batch one are filled in. Requests are checked the way the real API checks them
+(required fields, every ``tool_use`` answered by a ``tool_result`` in the next user turn, no stray results), and
+every body is kept for inspection (:meth:`~AnthropicServerHandle.message_requests`).
 """
 
 from __future__ import annotations
@@ -38,6 +49,9 @@ from urllib.parse import parse_qs, urlsplit
 from rfq_pipeline.ai.labels import INDUSTRIES, RfqText
 
 Responder = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+# ``(request body) -> assistant message`` for ``POST /v1/messages``; a scripted turn is a message or one of these.
+MessageResponder = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+ScriptedTurn = Mapping[str, Any] | MessageResponder
 
 DEFAULT_API_KEY = "sk-ant-local-test-key"
 TOOL_OVERHEAD_TOKENS = 346  # what the API adds for tool use with a forced tool_choice
@@ -109,6 +123,9 @@ class AnthropicServerState:
     expire_batches: int = 0
     obedient: bool = False
     log: list[LoggedCall] = field(default_factory=list)
+    message_script: list[ScriptedTurn] = field(default_factory=list)
+    message_responder: MessageResponder | None = None
+    message_bodies: list[dict[str, Any]] = field(default_factory=list)
 
     # --- batch lifecycle (called with the lock held) ---
 
@@ -207,6 +224,27 @@ class AnthropicServerState:
             },
         }
 
+    def reply(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Answer one ``POST /v1/messages``: the next scripted turn, else the responder."""
+        self.message_bodies.append(body)
+        if self.message_script:
+            turn: ScriptedTurn | None = self.message_script.pop(0)
+        else:
+            turn = self.message_responder
+        if turn is None:
+            return 400, {
+                "type": "error",
+                "error": {"type": "invalid_request_error", "message": "local server: no scripted reply left"},
+            }
+        try:
+            answer = dict(turn(body) if callable(turn) else turn)
+        except Exception as exc:  # a broken test responder should fail the call visibly, not drop the connection
+            return 500, {"type": "error", "error": {"type": "api_error", "message": f"responder failed: {exc!r}"}}
+        if answer.get("type") == "error":
+            status = int(answer.pop("_status", 500))
+            return status, answer
+        return 200, _complete_message(answer, body)
+
     def as_json(self, batch: _Batch, base_url: str) -> dict[str, Any]:
         counts = {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
         if batch.results is None:
@@ -226,6 +264,108 @@ class AnthropicServerState:
             "archived_at": None,
             "results_url": f"{base_url}/v1/messages/batches/{batch.id}/results" if batch.results is not None else None,
         }
+
+
+# --- POST /v1/messages ------------------------------------------------------------------------------------------
+
+
+def text_block(text: str) -> dict[str, Any]:
+    """A ``text`` content block."""
+    return {"type": "text", "text": text}
+
+
+def tool_use_block(name: str, tool_input: Mapping[str, Any], *, block_id: str | None = None) -> dict[str, Any]:
+    """A ``tool_use`` content block calling ``name`` with ``tool_input`` (a fresh ``toolu_`` id unless given)."""
+    return {
+        "type": "tool_use",
+        "id": block_id or "toolu_" + secrets.token_hex(12),
+        "name": name,
+        "input": dict(tool_input),
+    }
+
+
+def assistant_turn(
+    *blocks: Mapping[str, Any], stop_reason: str | None = None, usage: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """One scripted assistant message; ``stop_reason`` defaults to ``tool_use`` if a block calls a tool."""
+    content = [dict(b) for b in blocks]
+    turn: dict[str, Any] = {"content": content}
+    turn["stop_reason"] = stop_reason or (
+        "tool_use" if any(b.get("type") == "tool_use" for b in content) else "end_turn"
+    )
+    if usage is not None:
+        turn["usage"] = dict(usage)
+    return turn
+
+
+def error_turn(status: int = 529, kind: str = "overloaded_error", message: str = "Overloaded") -> dict[str, Any]:
+    """A scripted API error: the request is answered with HTTP ``status`` and an error body of type ``kind``."""
+    return {"type": "error", "error": {"type": kind, "message": message}, "_status": status}
+
+
+def _validate_message_request(body: Any) -> str | None:
+    """Why a ``POST /v1/messages`` body would be refused by the API, or ``None``."""
+    if not isinstance(body, dict):
+        return "body: expected an object"
+    for key in ("model", "max_tokens", "messages"):
+        if key not in body:
+            return f"{key}: Field required"
+    if body.get("stream"):
+        return "stream: the local server answers non-streaming requests only"
+    messages = body["messages"]
+    if not isinstance(messages, list) or not messages:
+        return "messages: expected a non-empty list"
+    pending: set[str] = set()  # tool_use ids of the previous assistant turn, each owed a tool_result
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
+            return f"messages.{index}.role: expected 'user' or 'assistant'"
+        content = message.get("content")
+        blocks = [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+        if message["role"] == "user":
+            answered = {str(b.get("tool_use_id")) for b in blocks if b.get("type") == "tool_result"}
+            stray = answered - pending
+            if stray:
+                return f"messages.{index}: unexpected tool_use_id found in tool_result blocks: {sorted(stray)[0]}"
+            if pending - answered:
+                missing = ", ".join(sorted(pending - answered))
+                return (
+                    f"messages.{index}: tool_use ids were found without tool_result blocks immediately after: "
+                    f"{missing}. Each tool_use block must have a corresponding tool_result block in the next message."
+                )
+            pending = set()
+        else:
+            if pending:
+                return f"messages.{index}: tool_use ids without tool_result blocks: {', '.join(sorted(pending))}"
+            pending = {str(b.get("id")) for b in blocks if b.get("type") == "tool_use"}
+    return None
+
+
+def _complete_message(turn: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
+    """A scripted turn made into a whole API message: ids, model, stop fields and an estimated ``usage``."""
+    content = [dict(b) for b in turn.get("content") or []]
+    for block in content:
+        if block.get("type") == "tool_use":
+            block.setdefault("id", "toolu_" + secrets.token_hex(12))
+    calls_tool = any(b.get("type") == "tool_use" for b in content)
+    prompt = json.dumps({k: body.get(k) for k in ("system", "tools", "messages")}, ensure_ascii=False)
+    usage = {
+        "input_tokens": (TOOL_OVERHEAD_TOKENS if body.get("tools") else 0) + len(prompt) // 4,
+        "output_tokens": 12 + len(json.dumps(content)) // 4,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "service_tier": "standard",
+    }
+    usage.update(turn.get("usage") or {})
+    return {
+        "id": turn.get("id") or "msg_" + secrets.token_hex(12),
+        "type": "message",
+        "role": "assistant",
+        "model": turn.get("model") or body.get("model"),
+        "content": content,
+        "stop_reason": turn.get("stop_reason") or ("tool_use" if calls_tool else "end_turn"),
+        "stop_sequence": turn.get("stop_sequence"),
+        "usage": usage,
+    }
 
 
 def _rfq_from(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -317,6 +457,19 @@ class _Handler(BaseHTTPRequestHandler):
             return _error(401, "authentication_error", "invalid x-api-key")
         if not self.headers.get("anthropic-version"):
             return _error(400, "invalid_request_error", "anthropic-version: header is required")
+        if path.rstrip("/") == "/v1/messages":
+            if method != "POST":
+                return _error(405, "invalid_request_error", f"{method} not allowed")
+            try:
+                body = json.loads(raw or b"{}")
+            except json.JSONDecodeError:
+                return _error(400, "invalid_request_error", "body is not JSON")
+            problem = _validate_message_request(body)
+            if problem:
+                return _error(400, "invalid_request_error", problem)
+            with state.lock:
+                status, answer = state.reply(body)
+            return status, answer, "application/json"
         match = _PATH.match(path)
         if not match:
             return _error(404, "not_found_error", f"Not found: {path}")
@@ -437,9 +590,26 @@ class AnthropicServerHandle:
         with self.state.lock:
             self.state.obedient = obedient
 
-    def reset(self) -> None:
-        """Forget batches, armed behaviours and the log (the responder stays)."""
+    def script_messages(self, *turns: ScriptedTurn) -> None:
+        """Queue turns answering the next ``POST /v1/messages`` requests, one each, in order (after any queued)."""
         with self.state.lock:
+            self.state.message_script.extend(turns)
+
+    def set_message_responder(self, responder: MessageResponder | None) -> None:
+        """Answer ``POST /v1/messages`` with ``responder(body)`` whenever no scripted turn is queued."""
+        with self.state.lock:
+            self.state.message_responder = responder
+
+    def message_requests(self) -> list[dict[str, Any]]:
+        """Every ``POST /v1/messages`` body received, in order (to inspect prompts, tools and tool results)."""
+        with self.state.lock:
+            return list(self.state.message_bodies)
+
+    def reset(self) -> None:
+        """Forget batches, scripted turns, armed behaviours and the log (the responders stay)."""
+        with self.state.lock:
+            self.state.message_script.clear()
+            self.state.message_bodies.clear()
             self.state.batches.clear()
             self.state.errored.clear()
             self.state.expired.clear()
@@ -492,7 +662,13 @@ __all__ = [
     "MALFORMED_KINDS",
     "AnthropicServerHandle",
     "LoggedCall",
+    "MessageResponder",
     "Responder",
+    "ScriptedTurn",
+    "assistant_turn",
+    "error_turn",
     "local_classifier_responder",
     "start_anthropic_server",
+    "text_block",
+    "tool_use_block",
 ]

@@ -90,6 +90,11 @@ class RiskScore:
     reasons: tuple[RiskReason, ...] = field(default_factory=tuple)
 
     @property
+    def level(self) -> str:
+        """``low`` below 20, ``medium`` below 50, ``high`` from 50: one strong signal is medium, two are high."""
+        return "low" if self.score < 20 else "medium" if self.score < 50 else "high"
+
+    @property
     def codes(self) -> tuple[str, ...]:
         return tuple(reason.code for reason in self.reasons)
 

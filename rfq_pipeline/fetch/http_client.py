@@ -106,21 +106,58 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         before_attempt: Callable[[], None] | None = None,
         on_throttle: Callable[[str, float], None] | None = None,
+        follow_redirects: bool = True,
     ) -> FetchResponse:
         """GET ``url`` following the retry policy; never raises for HTTP or network failures.
 
         ``before_attempt`` runs before every attempt, retries included (a rate limiter waits there: a retry is a
-        request too); ``on_throttle`` is told about every 429 and the wait it asked for.
+        request too); ``on_throttle`` is told about every 429 and the wait it asked for. With ``follow_redirects``
+        off a 3xx comes back as it is (outcome ``http_error``, ``location`` in the headers), so a caller that must
+        vet every hop (the SSRF guard) follows redirects itself.
         """
+        return self._send("GET", url, headers, None, before_attempt, on_throttle, follow_redirects, retry=True)
+
+    def post(
+        self,
+        url: str,
+        *,
+        json_body: object = None,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry: bool = False,
+    ) -> FetchResponse:
+        """POST ``json_body`` (serialised, with its content type) or raw ``body``; never raises for HTTP or network
+        failures. Not retried unless ``retry``: a webhook that timed out may still have posted, and posting twice
+        is worse than reporting the failure to a caller that records it."""
+        import json
+
+        request_headers = dict(headers or {})
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            request_headers.setdefault("Content-Type", "application/json")
+        return self._send("POST", url, request_headers, body, None, None, False, retry=retry)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        before_attempt: Callable[[], None] | None,
+        on_throttle: Callable[[str, float], None] | None,
+        follow_redirects: bool,
+        *,
+        retry: bool,
+    ) -> FetchResponse:
         policy = self.policy
         started = time.monotonic()
         last: FetchResponse | None = None
-        for attempt in range(policy.max_attempts):
+        for attempt in range(policy.max_attempts if retry else 1):
             if before_attempt is not None:
                 before_attempt()
-            last = self._attempt(url, attempt, headers)
+            last = self._attempt(method, url, attempt, headers, body, follow_redirects)
             last = replace(last, attempts=attempt + 1, elapsed_s=time.monotonic() - started)
-            if attempt == policy.max_attempts - 1:
+            if not retry or attempt == policy.max_attempts - 1:
                 break
             wait = self._retry_wait(last, attempt, on_throttle)
             if wait is None:
@@ -129,11 +166,24 @@ class HttpClient:
         assert last is not None
         return last
 
-    def _attempt(self, url: str, attempt: int, headers: Mapping[str, str] | None) -> FetchResponse:
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        attempt: int,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        follow_redirects: bool,
+    ) -> FetchResponse:
         fetched_at = datetime.now(UTC)
         try:
-            response = self._session.get(
-                url, timeout=self.policy.timeout_for(attempt), headers=dict(headers or {}), allow_redirects=True
+            response = self._session.request(
+                method,
+                url,
+                timeout=self.policy.timeout_for(attempt),
+                headers=dict(headers or {}),
+                data=body,
+                allow_redirects=follow_redirects,
             )
         except curl_requests.exceptions.Timeout as exc:
             return FetchResponse(url=url, outcome="timeout", fetched_at=fetched_at, error=f"timeout: {exc}")

@@ -1,0 +1,171 @@
+"""The ``catalog/products`` and ``quotes/drafts`` stages: thin wrappers over ``rfq_pipeline.quotes``."""
+
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+
+from rfq_pipeline.assets.metadata import counts_table, markdown_table
+from rfq_pipeline.automation import DOWNSTREAM_CONDITION
+from rfq_pipeline.partitions import daily_partitions
+from rfq_pipeline.resources import ObjectStoreResource, PostgresResource
+from rfq_pipeline.settings import Settings
+
+CATALOG_KEY = dg.AssetKey(["catalog", "products"])
+BUYERS_KEY = dg.AssetKey(["buyers", "enriched"])
+DRAFTS_KEY = dg.AssetKey(["quotes", "drafts"])
+GUARDRAILS_CHECK = "guardrails_passed"
+PDF_CHECK = "pdf_matches_draft"
+
+
+@dg.asset(
+    key=CATALOG_KEY,
+    # A changed file is picked up within the hour; a missing load happens at once.
+    automation_condition=dg.AutomationCondition.on_missing() | dg.AutomationCondition.on_cron("0 * * * *"),
+    group_name="quotes",
+    kinds={"csv", "postgres"},
+    owners=["team:sales-ops"],
+    description="The product catalog (SKU, aliases, unit, MOQ, tier prices, stock, discount cap) loaded from the CSV "
+    "at RFQ_CATALOG_PATH; the pricer reads only these rows, and every priced line cites one.",
+)
+def catalog_products(postgres: PostgresResource) -> dg.MaterializeResult:
+    """Validate the catalog file (every error names its row and column) and load it."""
+    from rfq_pipeline.quotes.catalog import CatalogError, parse_catalog
+    from rfq_pipeline.quotes.store import catalog_version, load_catalog_rows
+
+    path = Path(Settings.from_env().catalog_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        catalog = parse_catalog(text, path.name)
+    except (OSError, CatalogError) as error:
+        raise dg.Failure(f"catalog {path.name} not loaded: {error}") from error
+    version = catalog_version(text)
+    with postgres.db.connection() as conn:
+        load = load_catalog_rows(conn, catalog, version)
+    rows = [
+        {
+            "sku": i.sku,
+            "name": i.name,
+            "unit": i.unit,
+            "moq": i.moq,
+            "price_1": i.tiers[0].unit_price,
+            "stock": i.stock,
+            "max_discount_pct": i.max_discount_pct,
+        }
+        for i in catalog.items
+    ]
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": load.products,
+            "catalog_version": version,
+            "path": path.name,
+            "changed": load.changed,
+            "retired": load.retired,
+            "categories": counts_table(Counter(i.category for i in catalog.items), "category"),
+            "preview": markdown_table(rows, list(rows[0]), limit=15),
+        },
+        data_version=dg.DataVersion(version),
+    )
+
+
+@dg.asset(
+    key=DRAFTS_KEY,
+    deps=[BUYERS_KEY, CATALOG_KEY],
+    partitions_def=daily_partitions,
+    automation_condition=DOWNSTREAM_CONDITION,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="quotes",
+    kinds={"postgres", "pdf"},
+    owners=["team:sales-ops"],
+    description="A priced, guard-railed quote draft per enriched cluster: line items matched to catalog SKUs, the "
+    "staged pricer (tier, currency, discount cap, incoterm), a cover text checked by four guardrails (template "
+    "fallback), and a preview PDF. Drafts wait in state queued for a person (`rfq-pipeline quote approve ID`).",
+    check_specs=[
+        dg.AssetCheckSpec(
+            GUARDRAILS_CHECK, asset=DRAFTS_KEY, description="Every draft of the partition passed all four guardrails."
+        ),
+        dg.AssetCheckSpec(
+            PDF_CHECK,
+            asset=DRAFTS_KEY,
+            description="The text extracted from each PDF rendered by the run carries its SKUs, prices and total.",
+        ),
+    ],
+)
+def quotes_drafts(
+    context: dg.AssetExecutionContext, postgres: PostgresResource, quote_pdfs: ObjectStoreResource
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    """Draft the enriched clusters of the run's partitions that have no draft yet."""
+    from rfq_pipeline.quotes.catalog import load_rates
+    from rfq_pipeline.quotes.pdf import pdf_text
+    from rfq_pipeline.quotes.store import drafts_between
+    from rfq_pipeline.quotes.workflow import draft_partition
+
+    settings = Settings.from_env()
+    window = context.partition_time_window
+    store = quote_pdfs.get_store()
+    with postgres.db.connection() as conn:
+        run = draft_partition(
+            conn,
+            window.start,
+            window.end,
+            rates=load_rates(settings.fx_rates_path),
+            pdf_store=store,
+            now=datetime.now(UTC),
+            incoterm=settings.quote_incoterm,
+            run_id=context.run.run_id,
+        )
+        drafts = drafts_between(conn, window.start, window.end)
+
+    mismatches: list[str] = []
+    for draft_id, draft in run.drafts.items():
+        text = " ".join(pdf_text(store.get(run.pdfs[draft_id])).split())
+        expected = [f"Quotation {draft_id}"]
+        for line in draft.priced_lines:
+            expected += [line.sku, str(line.unit_price), str(line.total)] if line.unit_price is not None else []
+        if draft.total is not None:
+            expected.append(str(draft.total))
+        missing = [value for value in expected if value not in text]
+        if missing:
+            mismatches.append(f"draft {draft_id}: {', '.join(missing)}")
+
+    ready = [d for d in drafts if d["state"] == "queued" and not d["needs_review"] and d["guardrails_passed"]]
+    yield dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(drafts),
+            "drafted_this_run": len(run.created),
+            "ready_to_approve": len(ready),
+            "needs_review": sum(1 for d in drafts if d["needs_review"]),
+            "states": counts_table(Counter(d["state"] for d in drafts), "state"),
+            "cover_source": counts_table(Counter(d["cover_source"] for d in drafts), "cover_source"),
+            "quoted_value": dg.MetadataValue.json(_totals(drafts)),
+            "preview": markdown_table(
+                drafts, ["id", "title", "buyer_company", "risk_level", "currency", "total", "needs_review", "state"]
+            ),
+        }
+    )
+    failed = [d["id"] for d in drafts if not d["guardrails_passed"]]
+    yield dg.AssetCheckResult(
+        check_name=GUARDRAILS_CHECK,
+        passed=not failed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"drafts": len(drafts), "failed": dg.MetadataValue.json(failed)},
+    )
+    yield dg.AssetCheckResult(
+        check_name=PDF_CHECK,
+        passed=not mismatches,
+        metadata={"pdfs_checked": len(run.drafts), "mismatches": dg.MetadataValue.json(mismatches[:20])},
+    )
+
+
+def _totals(drafts: list[dict]) -> dict[str, str]:
+    totals: dict[str, float] = {}
+    for draft in drafts:
+        if draft["total"] is not None:
+            totals[draft["currency"]] = totals.get(draft["currency"], 0.0) + float(draft["total"])
+    return {currency: f"{value:,.2f}" for currency, value in sorted(totals.items())}
+
+
+quote_assets = [catalog_products, quotes_drafts]
