@@ -112,6 +112,11 @@ class QuoteDraft:
         }
 
 
+def _best_match(phrase: str, catalog: Catalog) -> SkuMatch | None:
+    candidates = match_sku(phrase, catalog, limit=1)
+    return candidates[0] if candidates and candidates[0].confidence >= MATCH_THRESHOLD else None
+
+
 def draft_quote(
     rfq: RfqText,
     catalog: Catalog,
@@ -124,9 +129,15 @@ def draft_quote(
 ) -> QuoteDraft:
     code = (currency or currency_for(rfq.country)).upper()
     lines: list[DraftLine] = []
-    for item in extract_line_items(rfq.text(), default_quantity=rfq.quantity):
-        candidates = match_sku(item.phrase, catalog, limit=1)
-        best = candidates[0] if candidates and candidates[0].confidence >= MATCH_THRESHOLD else None
+    items = extract_line_items(rfq.text(), default_quantity=rfq.quantity)
+    for item in items:
+        best = _best_match(item.phrase, catalog)
+        if best is None and len(items) == 1 and rfq.title.strip():
+            # A one-product request names its product in the title; the body's quantity line ("Quantity: 5,000
+            # bottles, CIF Vancouver") rarely repeats it. The title is tried only when the line itself did not match.
+            best = _best_match(rfq.title, catalog)
+            if best is not None:
+                item = LineItem(rfq.title.strip(), item.quantity, item.unit, item.source)
         if best is None:
             lines.append(DraftLine(item, None, None, ("unmatched",)))
             continue

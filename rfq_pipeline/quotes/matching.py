@@ -218,7 +218,11 @@ def _parse_quantity(num: str, k: str | None) -> int:
 
 
 def _segments(text: str) -> list[str]:
-    parts = re.split(r"[\n;•]+|(?<=[a-z0-9)])\.\s+|,\s+(?=\d)|\s+\+\s+|(?:^|\s)-\s+(?=\d)", text, flags=re.IGNORECASE)
+    parts = re.split(
+        r"[\n;•]+|(?<=[a-z0-9)])\.\s+|,\s+(?=\d)|\s+\+\s+|(?:^|\s)-\s+(?=\d)|\s+(?:and|&)\s+(?=\d)",
+        text,
+        flags=re.IGNORECASE,
+    )
     return [p.strip(" .,:-\t") for p in parts if p and p.strip(" .,:-\t")]
 
 
