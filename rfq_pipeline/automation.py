@@ -42,15 +42,21 @@ _MAX_TICKS = 5000
 AUTOMATION_SENSOR = "downstream_automation"
 
 
-def downstream_condition(lookback: timedelta = LOOKBACK) -> dg.AutomationCondition:
+def downstream_condition(
+    lookback: timedelta = LOOKBACK, *, ignore: dg.AssetSelection | None = None
+) -> dg.AutomationCondition:
     """Run a partition when any upstream partition of the same day updated since the partition was last handled.
 
     Not while any upstream partition of that day is in progress, nor while the partition itself is; only for days
-    within ``lookback`` of the latest partition.
+    within ``lookback`` of the latest partition. Updates of the ``ignore`` assets do not trigger a run (reference
+    data such as the catalog, whose reload must not re-run a month of partitions).
     """
+    updated = dg.AutomationCondition.any_deps_updated()
+    if ignore is not None:
+        updated = updated.ignore(ignore)
     return (
         dg.AutomationCondition.in_latest_time_window(lookback_delta=lookback)
-        & dg.AutomationCondition.any_deps_updated().since_last_handled()
+        & updated.since_last_handled()
         & ~dg.AutomationCondition.any_deps_in_progress()
         & ~dg.AutomationCondition.in_progress()
     ).with_label("follows upstream, not while upstream is in progress")

@@ -205,7 +205,11 @@ def _cmd_quote(args: argparse.Namespace) -> int:
     if args.quote_command == "list":
         return quote_cli.list_command(args.state, args.limit)
     return quote_cli.action_command(
-        args.quote_command, args.id, note=getattr(args, "note", ""), state=getattr(args, "state", None)
+        args.quote_command,
+        args.id,
+        note=getattr(args, "note", ""),
+        state=getattr(args, "state", None),
+        resend=getattr(args, "all", False),
     )
 
 
@@ -363,12 +367,14 @@ def build_parser() -> argparse.ArgumentParser:
         ("show", "a stored draft with its state history"),
         ("approve", "approve a draft: render its PDF and dispatch it (Slack, HubSpot, CSV sheet)"),
         ("reject", "reject a draft"),
-        ("dispatch", "send an approved draft through the dispatch adapters again"),
+        ("dispatch", "send an approved draft again through the channels that failed (--all: every channel)"),
     ):
         cmd = quote_sub.add_parser(name, help=text)
         cmd.add_argument("id", type=int)
         if name in ("approve", "reject"):
             cmd.add_argument("--note", default="", help="why (kept in the state history)")
+        if name == "dispatch":
+            cmd.add_argument("--all", action="store_true", help="also the channels that already delivered it")
     q_mark = quote_sub.add_parser("mark", help="move a draft to sent, won, lost or edited")
     q_mark.add_argument("id", type=int)
     q_mark.add_argument("state", choices=["sent", "won", "lost", "edited"])

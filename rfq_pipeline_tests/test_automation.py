@@ -19,7 +19,10 @@ NORMALIZED = dg.AssetKey(["rfqs", "normalized"])
 CLASSIFIED = dg.AssetKey(["rfqs", "classified"])
 EMBEDDED = dg.AssetKey(["rfqs", "embedded"])
 CLUSTERS = dg.AssetKey(["rfqs", "clusters"])
-DOWNSTREAM = (NORMALIZED, CLASSIFIED, EMBEDDED, CLUSTERS)
+BUYERS = dg.AssetKey(["buyers", "enriched"])
+DRAFTS = dg.AssetKey(["quotes", "drafts"])
+CATALOG = dg.AssetKey(["catalog", "products"])
+DOWNSTREAM = (NORMALIZED, CLASSIFIED, EMBEDDED, CLUSTERS, BUYERS, DRAFTS)
 
 
 class Evaluator:
@@ -38,7 +41,7 @@ class Evaluator:
         self.now += timedelta(seconds=30)
         requested: dict[dg.AssetKey, set[str]] = {}
         for r in result.results:
-            if r.true_subset.size:
+            if r.key in DOWNSTREAM and r.true_subset.size:
                 requested[r.key] = set(r.true_subset.expensively_compute_partition_keys())
         return {k: v for k, v in requested.items() if k in DOWNSTREAM}
 
@@ -70,8 +73,9 @@ def today() -> datetime:
 
 def test_every_downstream_stage_has_the_condition_and_sources_have_none() -> None:
     graph = defs.resolve_asset_graph()
-    for key in DOWNSTREAM:
+    for key in DOWNSTREAM[:-1]:
         assert graph.get(key).automation_condition == DOWNSTREAM_CONDITION
+    assert graph.get(DRAFTS).automation_condition is not None
     for name in SOURCES:
         assert graph.get(source_asset_key(name)).automation_condition is None  # the schedules drive them
 
@@ -95,12 +99,23 @@ def test_each_stage_follows_its_upstream_stage_only_downstream(instance, today) 
     ticks = Evaluator(instance, today)
     ticks.tick()
     _materialize(instance, NORMALIZED, day)  # e.g. normalized re-materialized by hand
-    assert ticks.tick() == {CLASSIFIED: {day}, EMBEDDED: {day}, CLUSTERS: {day}}
-    for key in (CLASSIFIED, EMBEDDED, CLUSTERS):
+    assert ticks.tick() == {key: {day} for key in DOWNSTREAM[1:]}
+    for key in DOWNSTREAM[1:]:
         _materialize(instance, key, day)
     assert ticks.tick() == {}
     _materialize(instance, EMBEDDED, day)
-    assert ticks.tick() == {CLUSTERS: {day}}
+    assert ticks.tick() == {CLUSTERS: {day}, BUYERS: {day}, DRAFTS: {day}}
+
+
+def test_a_catalog_reload_does_not_redraft_the_days(instance, today) -> None:
+    day = today.date().isoformat()
+    ticks = Evaluator(instance, today)
+    ticks.tick()
+    _materialize(instance, BUYERS, day)
+    assert ticks.tick() == {DRAFTS: {day}}
+    _materialize(instance, DRAFTS, day)
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=CATALOG))
+    assert ticks.tick() == {}
 
 
 def test_yesterday_is_followed_too_but_not_a_day_beyond_the_lookback(instance, today) -> None:

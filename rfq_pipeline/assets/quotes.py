@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from rfq_pipeline.assets.metadata import counts_table, markdown_table
-from rfq_pipeline.automation import DOWNSTREAM_CONDITION
+from rfq_pipeline.automation import downstream_condition
 from rfq_pipeline.partitions import daily_partitions
 from rfq_pipeline.resources import ObjectStoreResource, PostgresResource
 from rfq_pipeline.settings import Settings
@@ -75,7 +75,8 @@ def catalog_products(postgres: PostgresResource) -> dg.MaterializeResult:
     key=DRAFTS_KEY,
     deps=[BUYERS_KEY, CATALOG_KEY],
     partitions_def=daily_partitions,
-    automation_condition=DOWNSTREAM_CONDITION,
+    # New buyers start drafting; a catalog reload does not re-draft a month of days (drafts keep their prices).
+    automation_condition=downstream_condition(ignore=dg.AssetSelection.assets(CATALOG_KEY)),
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="quotes",
     kinds={"postgres", "pdf"},

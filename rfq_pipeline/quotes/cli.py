@@ -82,7 +82,9 @@ def _json(value: Any) -> str:
     return json.dumps(value, indent=2, default=str, ensure_ascii=False)
 
 
-def action_command(action: str, draft_id: int, *, note: str = "", state: str | None = None) -> int:
+def action_command(
+    action: str, draft_id: int, *, note: str = "", state: str | None = None, resend: bool = False
+) -> int:
     """Approve, reject, mark, dispatch or show a stored draft; prints the result as JSON."""
     from rfq_pipeline.db.database import Database, resolve_database_url
     from rfq_pipeline.fetch.http_client import HttpClient, RetryPolicy
@@ -133,7 +135,7 @@ def action_command(action: str, draft_id: int, *, note: str = "", state: str | N
                         file=sys.stderr,
                     )
                     return 2
-                records = workflow.dispatch(conn, draft_id, row, row["pdf_uri"], dispatchers)
+                records = workflow.dispatch(conn, draft_id, row, row["pdf_uri"], dispatchers, resend=resend)
                 print(_json({"draft_id": draft_id, "dispatches": records}))
                 return 0
             finally:

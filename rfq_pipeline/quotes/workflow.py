@@ -141,11 +141,30 @@ def dispatch_item(draft_id: int, row: dict[str, Any], pdf_uri: str) -> Any:
     )
 
 
-def dispatch(conn: psycopg.Connection, draft_id: int, row: dict[str, Any], pdf_uri: str, dispatchers: Sequence[Any]):
-    """Send an approved draft through every adapter and record one row per channel; returns the results."""
+def dispatch(
+    conn: psycopg.Connection,
+    draft_id: int,
+    row: dict[str, Any],
+    pdf_uri: str,
+    dispatchers: Sequence[Any],
+    *,
+    resend: bool = False,
+) -> list[dict[str, Any]]:
+    """Send an approved draft through the adapters and record one row per channel; returns the results.
+
+    A channel that already delivered this draft is skipped unless ``resend``: a CRM deal or a Slack post made twice
+    is worse than one made once, so a retry only goes to the channels that failed.
+    """
     from rfq_pipeline.quotes.dispatch import dispatch_all
 
-    results = dispatch_all(dispatch_item(draft_id, row, pdf_uri), list(dispatchers))
+    delivered = {
+        channel
+        for (channel,) in conn.execute(
+            "SELECT channel FROM quote_dispatches WHERE draft_id = %s AND delivered", (draft_id,)
+        ).fetchall()
+    }
+    pending = [d for d in dispatchers if resend or d.name not in delivered]
+    results = dispatch_all(dispatch_item(draft_id, row, pdf_uri), pending)
     records = [
         {"channel": r.channel, "delivered": r.delivered, "external_id": r.external_id, "detail": r.detail}
         for r in results

@@ -205,7 +205,8 @@ def test_approve_renders_pdf_and_dispatches_once_per_channel(seeded: str, tmp_pa
             workflow.approve(conn, draft_id, actor="test", now=NOW, pdf_store=pdfs, dispatchers=[sheet])
         conn.rollback()
         row = store.get_draft(conn, draft_id)
-        workflow.dispatch(conn, draft_id, row, row["pdf_uri"], [sheet])
+        assert workflow.dispatch(conn, draft_id, row, row["pdf_uri"], [sheet]) == []  # delivered: not again
+        workflow.dispatch(conn, draft_id, row, row["pdf_uri"], [sheet], resend=True)
         dispatches = conn.execute("SELECT channel, delivered, attempts FROM quote_dispatches").fetchall()
     assert row["state"] == "approved" and dispatches == [(sheet.name, True, 2)]
     text = pdf_text(pdfs.get(workflow.pdf_key(draft_id, "approved")))
