@@ -69,7 +69,10 @@ RETURNING id
 """
 
 SELECT_DRAFT = """
-SELECT q.*, b.company AS buyer_company, b.email AS buyer_email, b.risk_level, b.risk_score
+SELECT q.id, q.cluster_id, q.rfq_id, q.buyer_id, q.state, q.currency, q.incoterm, q.total, q.needs_review,
+       q.guardrails_passed, q.cover_source, q.catalog_version, q.fx_as_of, q.body, q.pdf_uri, q.ready_at,
+       q.state_changed_at, q.notified, q.created_at, q.updated_at, q.run_id,
+       b.company AS buyer_company, b.email AS buyer_email, b.risk_level, b.risk_score
 FROM quote_drafts q LEFT JOIN buyers b ON b.id = q.buyer_id
 WHERE q.id = %(id)s
 """
