@@ -119,6 +119,7 @@ class Settings:
     catalog_path: Path = _REPO_ROOT / "rfq_pipeline" / "quotes" / "data" / "catalog.csv"
     fx_rates_path: Path = _REPO_ROOT / "rfq_pipeline" / "quotes" / "data" / "fx_rates.csv"
     quote_incoterm: str = "FOB"
+    quote_composer: str = "template"  # "template" | "anthropic"; anthropic by default once an API key is set
     quote_validity_days: int = 14
     enrich_fetch_pages: bool = True
     fetch_allow_networks: tuple[str, ...] = ()  # private networks the SSRF guard lets through (tests, intranets)
@@ -281,6 +282,7 @@ def _source_overrides(env: Mapping[str, str]) -> dict[str, SourceOverride]:
 
 
 INCOTERMS = ("EXW", "FOB", "CIF", "DDP")
+QUOTE_COMPOSERS = ("template", "anthropic")
 
 
 def _enrichment_quote_settings(env: Mapping[str, str]) -> dict[str, object]:
@@ -292,6 +294,12 @@ def _enrichment_quote_settings(env: Mapping[str, str]) -> dict[str, object]:
     incoterm = (env.get("RFQ_QUOTE_INCOTERM") or "FOB").strip().upper()
     if incoterm not in INCOTERMS:
         raise SettingsError(f"RFQ_QUOTE_INCOTERM={incoterm!r} must be one of {', '.join(INCOTERMS)}")
+    has_key = bool(env.get("ANTHROPIC_API_KEY"))
+    composer = (env.get("RFQ_QUOTE_COMPOSER") or ("anthropic" if has_key else "template")).strip().lower()
+    if composer not in QUOTE_COMPOSERS:
+        raise SettingsError(f"RFQ_QUOTE_COMPOSER={composer!r} must be one of {', '.join(QUOTE_COMPOSERS)}")
+    if composer == "anthropic" and not has_key:
+        raise SettingsError("RFQ_QUOTE_COMPOSER='anthropic' needs ANTHROPIC_API_KEY")
     validity = _env_int(env, "RFQ_QUOTE_VALIDITY_DAYS")
     if validity is not None and validity < 1:
         raise SettingsError(f"RFQ_QUOTE_VALIDITY_DAYS={validity!r} must be at least 1")
@@ -307,7 +315,6 @@ def _enrichment_quote_settings(env: Mapping[str, str]) -> dict[str, object]:
     max_usd = _env_float(env, "RFQ_RESEARCH_MAX_USD")
     if max_usd is not None and max_usd < 0:
         raise SettingsError(f"RFQ_RESEARCH_MAX_USD={max_usd!r} must not be negative")
-    has_key = bool(env.get("ANTHROPIC_API_KEY"))
     research = _env_bool(env, "RFQ_RESEARCH_AGENT", has_key)
     if research and not has_key:
         raise SettingsError("RFQ_RESEARCH_AGENT=true needs ANTHROPIC_API_KEY")
@@ -315,6 +322,7 @@ def _enrichment_quote_settings(env: Mapping[str, str]) -> dict[str, object]:
         "catalog_path": Path(catalog).expanduser().resolve() if catalog else defaults["catalog_path"].default,
         "fx_rates_path": Path(rates).expanduser().resolve() if rates else defaults["fx_rates_path"].default,
         "quote_incoterm": incoterm,
+        "quote_composer": composer,
         "quote_validity_days": validity or 14,
         "enrich_fetch_pages": _env_bool(env, "RFQ_ENRICH_FETCH_PAGES", True),
         "fetch_allow_networks": networks,

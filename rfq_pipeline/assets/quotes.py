@@ -3,8 +3,10 @@
 
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -13,6 +15,9 @@ from rfq_pipeline.automation import downstream_condition
 from rfq_pipeline.partitions import daily_partitions
 from rfq_pipeline.resources import ObjectStoreResource, PostgresResource
 from rfq_pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    from rfq_pipeline.quotes.composer import ComposeInput, Composer
 
 CATALOG_KEY = dg.AssetKey(["catalog", "products"])
 BUYERS_KEY = dg.AssetKey(["buyers", "enriched"])
@@ -107,18 +112,23 @@ def quotes_drafts(
     settings = Settings.from_env()
     window = context.partition_time_window
     store = quote_pdfs.get_store()
-    with postgres.db.connection() as conn:
-        run = draft_partition(
-            conn,
-            window.start,
-            window.end,
-            rates=load_rates(settings.fx_rates_path),
-            pdf_store=store,
-            now=datetime.now(UTC),
-            incoterm=settings.quote_incoterm,
-            run_id=context.run.run_id,
-        )
-        drafts = drafts_between(conn, window.start, window.end)
+    with ExitStack() as stack:
+        composer: Composer | None = None
+        if settings.quote_composer == "anthropic":
+            composer = _claude_composer(settings, stack, postgres, context.run.run_id)
+        with postgres.db.connection() as conn:
+            run = draft_partition(
+                conn,
+                window.start,
+                window.end,
+                rates=load_rates(settings.fx_rates_path),
+                pdf_store=store,
+                now=datetime.now(UTC),
+                incoterm=settings.quote_incoterm,
+                composer=composer,
+                run_id=context.run.run_id,
+            )
+            drafts = drafts_between(conn, window.start, window.end)
 
     mismatches: list[str] = []
     for draft_id, draft in run.drafts.items():
@@ -141,6 +151,7 @@ def quotes_drafts(
             "needs_review": sum(1 for d in drafts if d["needs_review"]),
             "states": counts_table(Counter(d["state"] for d in drafts), "state"),
             "cover_source": counts_table(Counter(d["cover_source"] for d in drafts), "cover_source"),
+            "cover_composer": settings.quote_composer,
             "quoted_value": dg.MetadataValue.json(_totals(drafts)),
             "preview": markdown_table(
                 drafts, ["id", "title", "buyer_company", "risk_level", "currency", "total", "needs_review", "state"]
@@ -159,6 +170,28 @@ def quotes_drafts(
         passed=not mismatches,
         metadata={"pdfs_checked": len(run.drafts), "mismatches": dg.MetadataValue.json(mismatches[:20])},
     )
+
+
+def _claude_composer(settings: Settings, stack: ExitStack, postgres: PostgresResource, run_id: str) -> "Composer":
+    """The Claude composer on its own ledger connection, committed after every call; closed with ``stack``."""
+    from rfq_pipeline.ai.anthropic_batches import make_client
+    from rfq_pipeline.quotes.claude_composer import ClaudeComposer
+
+    # compose_with_guardrails already tries three times, so the SDK's own retries are kept short.
+    client = make_client(settings, max_retries=1, timeout_s=30.0)
+    stack.callback(client.close)
+    ledger = stack.enter_context(postgres.db.connection())
+    claude = ClaudeComposer.from_settings(settings, client, ledger, run_id=run_id)
+
+    def compose(draft: "ComposeInput") -> str:
+        try:
+            return claude(draft)
+        finally:
+            # At once, not at the end of the run: the kill-switch sees the spend, and a run that fails later keeps
+            # the record of calls that were billed.
+            ledger.commit()
+
+    return compose
 
 
 def _totals(drafts: list[dict]) -> dict[str, str]:

@@ -602,17 +602,6 @@ def _finding_record(finding: Finding) -> dict[str, Any]:
     }
 
 
-def _finding_record(finding: Finding) -> dict[str, Any]:
-    return {
-        "field": finding.field,
-        "value": finding.value,
-        "evidence_url": finding.evidence_url,
-        "quote": finding.evidence_quote,
-        "confidence": finding.confidence,
-        "flags": list(finding.injection_signals),
-    }
-
-
 def researcher_from_settings(
     settings: Settings, conn: psycopg.Connection, http: HttpClient, *, run_id: str | None = None
 ) -> Callable[[Any, str], Any] | None:

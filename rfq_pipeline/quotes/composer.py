@@ -7,11 +7,12 @@ failed attempt.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rfq_pipeline.quotes.catalog import Catalog
-from rfq_pipeline.quotes.guardrails import GuardrailResult, check_all
+from rfq_pipeline.quotes.guardrails import MONEY, GuardrailResult, check_all
 from rfq_pipeline.quotes.pricing import PricedLine, grand_total
 
 
@@ -55,8 +56,17 @@ def _money(value: object, currency: str) -> str:
     return f"{currency} {value}"
 
 
+# Buyer text quoted in the template loses what the guardrails read as an offer (percentages, money amounts): the
+# template must pass them whatever the buyer wrote, or an RFQ saying "90% off" would fail its own draft.
+_OFFER_LIKE = re.compile(r"\d+(?:[.,]\d+)?\s?%|" + MONEY.pattern, re.IGNORECASE)
+
+
+def _neutral(text: str) -> str:
+    return " ".join(_OFFER_LIKE.sub("…", text).split())
+
+
 def template_composer(draft: ComposeInput) -> str:
-    parts = [f'Thank you for your request "{draft.title.strip()}". Please find our {draft.incoterm} offer below.']
+    parts = [f'Thank you for your request "{_neutral(draft.title)}". Please find our {draft.incoterm} offer below.']
     for line in draft.lines:
         if line.priced:
             parts.append(
@@ -66,7 +76,7 @@ def template_composer(draft: ComposeInput) -> str:
         elif "below_moq" in line.flags:
             parts.append(f"- {line.sku} {line.name}: {line.quantity:,} is below our minimum order; we will confirm.")
     for phrase in draft.unmatched:
-        parts.append(f'- "{phrase}": we will confirm the exact product with you.')
+        parts.append(f'- "{_neutral(phrase)}": we will confirm the exact product with you.')
     total = grand_total(draft.lines)
     if total is not None:
         parts.append(

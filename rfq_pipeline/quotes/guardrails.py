@@ -1,6 +1,7 @@
 """The four checks a cover text must pass before a draft is saved.
 
-1. prices: every money amount in the text is a priced line's unit price or total, or the quote's grand total.
+1. prices: every money amount in the text is a priced line's unit price or total, or the quote's grand total, and
+   every priced line's unit price is cited.
 2. skus: every SKU-like token is a real catalog SKU.
 3. blocklist: no promises or claims a rep may not make in writing.
 4. discount: every line's applied discount is within its catalog cap, and every "N% off/discount" in the text is a
@@ -54,15 +55,21 @@ def check_prices(text: str, lines: list[PricedLine]) -> GuardrailResult:
     if total is not None:
         allowed.add(total)
     failures = []
-    for match in MONEY.finditer(text):
+    cited: set[Decimal] = set()
+    # A SKU's digits are no amount: "BC-SKN-0004 AED 15.81" must read as AED 15.81, not as "0004 AED".
+    for match in MONEY.finditer(SKU_LIKE.sub(" ", text)):
         raw = match.group(1) or match.group(2)
         try:
             value = Decimal(raw.replace(",", ""))
         except InvalidOperation:
             failures.append(f"unreadable amount {match.group(0)!r}")
             continue
+        cited.add(value)
         if value not in allowed:
             failures.append(f"{match.group(0).strip()!r} is not a priced line's price or total")
+    for line in lines:
+        if line.unit_price is not None and line.unit_price not in cited:
+            failures.append(f"{line.sku}: unit price {line.currency} {line.unit_price} is not cited")
     return GuardrailResult("prices", not failures, tuple(failures))
 
 

@@ -184,6 +184,9 @@ def test_guardrail_prices():
     assert check_prices("USD 2.10 per tube, USD 10,500.00, total $13,100.00, and 2.60 USD", lines).passed
     failed = check_prices("special price USD 1.50 per tube", lines)
     assert not failed.passed and "1.50" in failed.failures[0]
+    omitted = check_prices("BC-SKN-0001 at USD 2.10 per tube", lines)  # the shampoo's price is missing
+    assert [f for f in omitted.failures if "not cited" in f] == ["BC-HAR-0001: unit price USD 2.60 is not cited"]
+    assert check_prices("BC-SKN-0004 USD 2.10 and 2.60 USD", lines).passed  # the SKU's digits are no amount
 
 
 def test_guardrail_skus():
@@ -229,7 +232,8 @@ def test_composer_retries_then_falls_back():
 
 
 def test_composer_accepted_when_it_passes_on_retry():
-    outputs = iter(["lowest price in the world!", "Dear buyer, BC-SKN-0001 is USD 2.10 per tube."])
+    answer = "Dear buyer, BC-SKN-0001 is USD 2.10 per tube, BC-HAR-0001 USD 2.60."
+    outputs = iter(["lowest price in the world!", answer])
     result = compose_with_guardrails(_input(), composer=lambda d: next(outputs))
     assert result.source == "composer" and [a.passed for a in result.attempts] == [False, True]
 
