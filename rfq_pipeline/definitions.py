@@ -10,6 +10,7 @@ from rfq_pipeline.assets.classify_batches import batch_assets, batch_jobs
 from rfq_pipeline.assets.clusters import cluster_assets
 from rfq_pipeline.assets.intake import intake_assets, intake_jobs
 from rfq_pipeline.assets.quotes import quote_assets
+from rfq_pipeline.assets.reports import report_assets
 from rfq_pipeline.assets.rfqs import rfqs_normalized
 from rfq_pipeline.assets.sources import source_assets
 from rfq_pipeline.automation import automation_sensors
@@ -19,10 +20,19 @@ from rfq_pipeline.sensors import batch_sensors
 from rfq_pipeline.sensors.intake import intake_sensors
 from rfq_pipeline.sensors.quote_followups import quote_sensors
 from rfq_pipeline.sensors.run_failures import run_failure_sensors
+from rfq_pipeline.settings import Settings
 
-# What `make run` materializes: the marketplace sources through quote drafts. The Anthropic batch assets are driven by
-# their sensor (submit, then poll until the batch ends) and run only when an API key is configured.
-pipeline_assets = [*source_assets, rfqs_normalized, *ai_assets, *cluster_assets, *buyer_assets, *quote_assets]
+# What `make run` materializes: the marketplace sources through quote drafts and the daily report. The Anthropic
+# batch assets are driven by their sensor (submit, then poll until the batch ends) and run only with an API key.
+pipeline_assets = [
+    *source_assets,
+    rfqs_normalized,
+    *ai_assets,
+    *cluster_assets,
+    *buyer_assets,
+    *quote_assets,
+    *report_assets,
+]
 # Intake assets are materialized by their sensors' runs, for the objects named in the run config.
 all_assets = [*pipeline_assets, *batch_assets, *intake_assets]
 
@@ -34,7 +44,22 @@ resources = {
     "uploads": ObjectStoreResource(role="uploads"),
     "sqs": SqsResource(),
     "quote_pdfs": ObjectStoreResource(role="quote_pdfs"),
+    "exports": ObjectStoreResource(role="exports"),
 }
+
+
+def executor_for(name: str) -> dg.ExecutorDefinition:
+    """The executor of ``RFQ_EXECUTOR``: Dagster's default (multiprocess, or in_process by run config), in_process,
+    or ``k8s``, the dagster-k8s ``k8s_job_executor`` that runs each step in its own Kubernetes pod (for runs launched
+    by the K8sRunLauncher of the Helm deployment; it takes its image, secrets and service account from there)."""
+    if name == "k8s":
+        from dagster_k8s import k8s_job_executor
+
+        return k8s_job_executor
+    if name == "in_process":
+        return dg.in_process_executor
+    return dg.multi_or_in_process_executor
+
 
 defs = dg.Definitions(
     assets=all_assets,
@@ -42,4 +67,5 @@ defs = dg.Definitions(
     schedules=source_schedules,
     sensors=[*batch_sensors, *intake_sensors, *automation_sensors, *run_failure_sensors, *quote_sensors],
     resources=resources,
+    executor=executor_for(Settings.from_env().executor),
 )

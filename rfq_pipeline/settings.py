@@ -129,6 +129,13 @@ class Settings:
     research_agent: bool = False  # the Claude research agent; on by default once an API key is set
     research_max_steps: int = 6
     research_max_usd: float = 0.05  # per buyer, on top of the daily limit
+    # Analyst exports
+    export_pii_salt: str | None = field(default=None, repr=False)  # a secret; None: the per-installation salt file
+    export_contacts: bool = False  # export buyer contacts (pseudonymized); off: the table has zero rows
+    export_role: str | None = "rfq_export_reader"  # role the export assumes (SET LOCAL ROLE); None: no SET ROLE
+    export_duckdb_path: Path | None = None  # None: <data dir>/exports/analytics.duckdb
+    # Deployment
+    executor: str = "multiprocess"  # "multiprocess" (Dagster's default) | "in_process" | "k8s" (a pod per step)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -180,6 +187,8 @@ class Settings:
             **_ai_settings(env),
             **_aws_resource_settings(env),
             **_enrichment_quote_settings(env),
+            **_export_settings(env),
+            **_deploy_settings(env),
         )
 
     def source_override(self, source: str) -> SourceOverride:
@@ -333,3 +342,40 @@ def _enrichment_quote_settings(env: Mapping[str, str]) -> dict[str, object]:
         "research_max_steps": steps or 6,
         "research_max_usd": 0.05 if max_usd is None else max_usd,
     }
+
+
+EXPORT_PII_SALT_MIN_LENGTH = 16
+
+
+def _export_settings(env: Mapping[str, str]) -> dict[str, object]:
+    import re
+
+    salt = env.get("RFQ_EXPORT_PII_SALT") or None
+    # A short salt makes the hashes of known addresses cheap to tabulate, which is what the salt is there to stop.
+    if salt is not None and len(salt) < EXPORT_PII_SALT_MIN_LENGTH:
+        raise SettingsError(f"RFQ_EXPORT_PII_SALT must be at least {EXPORT_PII_SALT_MIN_LENGTH} characters")
+    # Unset means the migration's reader role; set but empty turns SET ROLE off (a login that cannot assume it).
+    role_raw = env.get("RFQ_EXPORT_ROLE")
+    role = "rfq_export_reader" if role_raw is None else role_raw.strip() or None
+    if role is not None and not re.fullmatch(r"[a-z_][a-z0-9_$]{0,62}", role):
+        raise SettingsError(f"RFQ_EXPORT_ROLE={role!r} is not a role name (lower-case letters, digits, '_')")
+    duckdb_raw = (env.get("RFQ_EXPORT_DUCKDB_PATH") or "").strip()
+    data_dir = Path(env.get("RFQ_DATA_DIR") or ".rfq").expanduser().resolve()
+    return {
+        "export_pii_salt": salt,
+        "export_contacts": _env_bool(env, "RFQ_EXPORT_CONTACTS", False),
+        "export_role": role,
+        "export_duckdb_path": (
+            Path(duckdb_raw).expanduser().resolve() if duckdb_raw else data_dir / "exports" / "analytics.duckdb"
+        ),
+    }
+
+
+EXECUTORS = ("multiprocess", "in_process", "k8s")
+
+
+def _deploy_settings(env: Mapping[str, str]) -> dict[str, object]:
+    executor = (env.get("RFQ_EXECUTOR") or "multiprocess").strip().lower().replace("-", "_")
+    if executor not in EXECUTORS:
+        raise SettingsError(f"RFQ_EXECUTOR={executor!r} must be one of {', '.join(EXECUTORS)}")
+    return {"executor": executor}
