@@ -280,6 +280,18 @@ def _cmd_dlq(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from rfq_pipeline.exports.cli import export_command
+
+    return export_command(args.date, args.from_date, args.to_date)
+
+
+def _cmd_sql(args: argparse.Namespace) -> int:
+    from rfq_pipeline.exports.cli import sql_command
+
+    return sql_command(args.query, args.file, args.format)
+
+
 def _cmd_uploads(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError
 
@@ -420,6 +432,20 @@ def build_parser() -> argparse.ArgumentParser:
     presign.add_argument("--max-bytes", type=int, default=26214400, help="largest accepted upload in bytes")
     presign.add_argument("--expires", type=int, default=3600, help="seconds the POST stays valid")
     uploads.set_defaults(func=_cmd_uploads)
+
+    export = sub.add_parser("export", help="export days to Parquet for analysts and rebuild the DuckDB file")
+    export.add_argument("--date", help="one posting day (YYYY-MM-DD, default: today UTC)")
+    export.add_argument("--from", dest="from_date", help="first day of a range (YYYY-MM-DD)")
+    export.add_argument("--to", dest="to_date", help="last day of a range, included (YYYY-MM-DD)")
+    export.set_defaults(func=_cmd_export)
+
+    sql_cmd = sub.add_parser("sql", help="run a query read-only against the analysts' DuckDB file")
+    sql_cmd.add_argument("query", nargs="?", help="DuckDB SQL over the exported views (rfqs, clusters, ...)")
+    sql_cmd.add_argument("--file", help="read the query from a file (e.g. sql/analyst/win_rate_by_month.sql)")
+    sql_cmd.add_argument(
+        "--format", choices=["text", "csv", "json"], default="text", help="aligned text table, CSV or JSON lines"
+    )
+    sql_cmd.set_defaults(func=_cmd_sql)
     return parser
 
 
