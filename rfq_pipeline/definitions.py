@@ -8,6 +8,7 @@ from rfq_pipeline.assets.ai import ai_assets
 from rfq_pipeline.assets.buyers import buyer_assets
 from rfq_pipeline.assets.classify_batches import batch_assets, batch_jobs
 from rfq_pipeline.assets.clusters import cluster_assets
+from rfq_pipeline.assets.exports import export_assets
 from rfq_pipeline.assets.intake import intake_assets, intake_jobs
 from rfq_pipeline.assets.quotes import quote_assets
 from rfq_pipeline.assets.reports import report_assets
@@ -22,8 +23,8 @@ from rfq_pipeline.sensors.quote_followups import quote_sensors
 from rfq_pipeline.sensors.run_failures import run_failure_sensors
 from rfq_pipeline.settings import Settings
 
-# What `make run` materializes: the marketplace sources through quote drafts and the daily report. The Anthropic
-# batch assets are driven by their sensor (submit, then poll until the batch ends) and run only with an API key.
+# What `make run` materializes: the marketplace sources through quote drafts, the daily report and the exports. The
+# Anthropic batch assets are driven by their sensor (submit, then poll until the batch ends) and run only with a key.
 pipeline_assets = [
     *source_assets,
     rfqs_normalized,
@@ -32,6 +33,7 @@ pipeline_assets = [
     *buyer_assets,
     *quote_assets,
     *report_assets,
+    *export_assets,
 ]
 # Intake assets are materialized by their sensors' runs, for the objects named in the run config.
 all_assets = [*pipeline_assets, *batch_assets, *intake_assets]

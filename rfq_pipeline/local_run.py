@@ -86,6 +86,24 @@ def _quotes_summary(conn: object, start: datetime, end: datetime) -> str:
     return "\n".join(lines)
 
 
+def _exports_summary(result: dg.ExecuteInProcessResult, settings: Settings) -> str:
+    """Rows per exported table and the analysts' DuckDB file, with a query to try."""
+    from rfq_pipeline.exports.writer import default_duckdb_path
+
+    try:
+        exported = result.asset_materializations_for_node("exports_daily")
+    except dg.DagsterInvariantViolationError:
+        return ""
+    if not exported:
+        return ""
+    rows = {m.asset_key.path[-1]: m.metadata["dagster/row_count"].value for m in exported}
+    shown = ", ".join(f"{name} {count}" for name, count in rows.items())
+    return (
+        f"\nexports: {shown} -> {default_duckdb_path(settings)}"
+        "\n  try: rfq-pipeline sql --file sql/analyst/new_relevant_rfqs_per_source_per_day.sql"
+    )
+
+
 def run_local(day: date | None = None, *, use_simulator: bool = True) -> RunSummary:
     """Materialize every asset for ``day`` (default: today, UTC) on the configured database and object store.
 
@@ -137,7 +155,7 @@ def run_local(day: date | None = None, *, use_simulator: bool = True) -> RunSumm
         version = local_classifier(settings.target_industries).model_version
         with Database(url, min_size=1, max_size=1) as db, db.connection() as conn:
             rows = repository.counts_for_day(conn, day, start, end, version, since=started)
-            quotes = _quotes_summary(conn, start, end)
+            quotes = _quotes_summary(conn, start, end) + _exports_summary(result, settings)
         return RunSummary(
             day=day,
             success=result.success and "intake run failed" not in intake,

@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 import psycopg
@@ -171,3 +172,36 @@ def test_definitions_shape() -> None:
         job = repo.get_job(f"{source}_job")
         assert job.tags["rfq/source"] == source
         assert repo.get_schedule_def(f"{source}_schedule").job_name == f"{source}_job"
+
+
+def test_the_demo_run_ends_in_an_export_analysts_can_query(pipeline_env: Settings) -> None:
+    import duckdb
+
+    from rfq_pipeline.exports.writer import default_duckdb_path
+
+    day = _today()
+    result = _materialize(day)
+    assert result.success
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert checks["duckdb_reads_the_export"] and checks["guardrails_passed"] and checks["pdf_matches_draft"]
+    exported = result.asset_materializations_for_node("exports_daily")
+    rows = {m.asset_key.path[-1]: m.metadata["dagster/row_count"].value for m in exported}
+    with psycopg.connect(pipeline_env.database_url) as conn:
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        in_day = conn.execute(
+            "SELECT count(*) FROM rfqs WHERE COALESCE(posted_at, first_seen_at) >= %s "
+            "AND COALESCE(posted_at, first_seen_at) < %s",
+            (start, start + timedelta(days=1)),
+        ).fetchone()[0]
+        drafts = conn.execute("SELECT count(*) FROM quote_drafts").fetchone()[0]
+    assert rows["rfqs"] == in_day > 0 and rows["quote_drafts"] == drafts > 0
+    queries = sorted((Path(__file__).resolve().parents[2] / "sql" / "analyst").glob("*.sql"))
+    assert len(queries) >= 4
+    with duckdb.connect(str(default_duckdb_path(pipeline_env)), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM rfqs").fetchone()[0] == in_day
+        for query in queries:
+            con.execute(query.read_text()).fetchall()  # every analyst query runs on a real export
+        per_source = con.execute(
+            (Path(__file__).resolve().parents[2] / "sql/analyst/new_relevant_rfqs_per_source_per_day.sql").read_text()
+        ).fetchall()
+    assert per_source, "the demo day has relevant RFQs"
