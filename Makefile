@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export RFQ_DATA_DIR ?= $(CURDIR)/.rfq
 export DAGSTER_HOME ?= $(CURDIR)/.rfq/dagster
 
-.PHONY: install install-dev run ui test lint validate bench evaluate clean
+.PHONY: install install-dev run ui test lint validate bench evaluate clean image helm-values constraints
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,3 +62,28 @@ bench: install
 	$(BIN)/python -m rfq_pipeline.devtools.bench_ai
 	$(BIN)/python -m rfq_pipeline.devtools.bench_dedup
 	$(BIN)/python -m rfq_pipeline.devtools.bench_queue
+	$(BIN)/python -m rfq_pipeline.devtools.bench_exports
+
+## The container image (Dockerfile): needs a Docker engine; IMAGE and IMAGE_TAG name it (CI passes the commit).
+IMAGE ?= rfq-pipeline
+IMAGE_TAG ?= dev
+DOCKER ?= docker
+image:
+	@if ! command -v $(DOCKER) >/dev/null 2>&1; then \
+		echo "make image: no '$(DOCKER)' command on this machine, so no image was built. Build where a Docker engine" \
+		     "runs (a workstation or CI): $(DOCKER) build -t $(IMAGE):$(IMAGE_TAG) ." >&2; exit 1; \
+	elif ! $(DOCKER) info >/dev/null 2>&1; then \
+		echo "make image: '$(DOCKER)' is installed but no Docker engine answers (docker info failed), so no image was" \
+		     "built. Start the engine or build in CI: $(DOCKER) build -t $(IMAGE):$(IMAGE_TAG) ." >&2; exit 1; \
+	fi
+	$(DOCKER) build -t $(IMAGE):$(IMAGE_TAG) .
+
+## Rewrite the run-queue blocks of helm/values.yaml from dagster.yaml (the test suite fails while they differ).
+helm-values: install
+	$(BIN)/python -m rfq_pipeline.devtools.helm_values
+
+## Re-freeze constraints.txt (the image's exact versions) from the virtualenv, after a dependency change.
+constraints: install-dev
+	{ sed -n '/^#/p' constraints.txt; $(BIN)/python -m pip freeze --all --exclude-editable \
+		| sed -E 's/\+[A-Za-z0-9.]+$$//' | grep -v -i '^rfq-pipeline==' | LC_ALL=C sort -f; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
