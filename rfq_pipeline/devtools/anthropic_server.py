@@ -42,11 +42,12 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from rfq_pipeline.ai.labels import INDUSTRIES, RfqText
+from rfq_pipeline.devtools.local_http import LocalServer, LocalServerHandle, serve_in_thread
 
 Responder = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 # ``(request body) -> assistant message`` for ``POST /v1/messages``; a scripted turn is a message or one of these.
@@ -406,19 +407,8 @@ def _validate_create(body: Any) -> str | None:
     return None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], state: AnthropicServerState) -> None:
-        super().__init__(address, _Handler)
-        self.state = state
-        host, port = self.server_address[:2]
-        self.base_url = f"http://{host}:{port}"
-
-
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: LocalServer[AnthropicServerState]
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -540,12 +530,11 @@ def _page(state: AnthropicServerState, query: Mapping[str, list[str]], base: str
     }
 
 
-class AnthropicServerHandle:
+class AnthropicServerHandle(LocalServerHandle):
     """A running server: its URL and key, behaviour switches, the request log and the batches received."""
 
-    def __init__(self, server: _Server, thread: threading.Thread) -> None:
-        self._server = server
-        self._thread = thread
+    def __init__(self, server: LocalServer[AnthropicServerState], thread: threading.Thread) -> None:
+        super().__init__(server, thread)
         self.state = server.state
         self.url = server.base_url
         self.api_key = server.state.api_key
@@ -630,18 +619,6 @@ class AnthropicServerHandle:
         with self.state.lock:
             return [r for b in self.state.batches.values() for r in b.requests]
 
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> AnthropicServerHandle:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
 
 def start_anthropic_server(
     host: str = "127.0.0.1",
@@ -651,9 +628,8 @@ def start_anthropic_server(
     responder: Responder = local_classifier_responder,
 ) -> AnthropicServerHandle:
     """Start the server in a daemon thread (``port=0``: any free port) and return its handle."""
-    server = _Server((host, port), AnthropicServerState(api_key=api_key, responder=responder))
-    thread = threading.Thread(target=server.serve_forever, name="rfq-anthropic-server", daemon=True)
-    thread.start()
+    server = LocalServer((host, port), _Handler, AnthropicServerState(api_key=api_key, responder=responder))
+    thread = serve_in_thread(server, "rfq-anthropic-server")
     return AnthropicServerHandle(server, thread)
 
 

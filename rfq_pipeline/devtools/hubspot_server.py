@@ -22,9 +22,11 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
+
+from rfq_pipeline.devtools.local_http import LocalServer, LocalServerHandle, serve_in_thread
 
 __all__ = ["DEAL_PROPERTIES", "DEFAULT_TOKEN", "HubSpotServerHandle", "LoggedCall", "start_hubspot_server"]
 
@@ -106,19 +108,8 @@ def _validate(properties: dict[str, Any]) -> str | None:
     return "Property values were not valid: " + json.dumps(problems)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], state: _HubSpotState) -> None:
-        super().__init__(address, _Handler)
-        self.state = state
-        host, port = self.server_address[:2]
-        self.base_url = f"http://{host}:{port}"
-
-
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: LocalServer[_HubSpotState]
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -207,12 +198,11 @@ class _Handler(BaseHTTPRequestHandler):
         return _error(404, "OBJECT_NOT_FOUND", f"No route for {method} {path}")
 
 
-class HubSpotServerHandle:
+class HubSpotServerHandle(LocalServerHandle):
     """A running server: its URL and token, the deals created, the request log and failure switches."""
 
-    def __init__(self, server: _Server, thread: threading.Thread) -> None:
-        self._server = server
-        self._thread = thread
+    def __init__(self, server: LocalServer[_HubSpotState], thread: threading.Thread) -> None:
+        super().__init__(server, thread)
         self.state = server.state
         self.url = server.base_url
         self.token = server.state.token
@@ -243,22 +233,9 @@ class HubSpotServerHandle:
             self.state.failures.clear()
             self.state.log.clear()
 
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> HubSpotServerHandle:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
 
 def start_hubspot_server(host: str = "127.0.0.1", port: int = 0, *, token: str = DEFAULT_TOKEN) -> HubSpotServerHandle:
     """Start the server in a daemon thread (``port=0``: any free port) and return its handle."""
-    server = _Server((host, port), _HubSpotState(token=token))
-    thread = threading.Thread(target=server.serve_forever, name="rfq-hubspot-server", daemon=True)
-    thread.start()
+    server = LocalServer((host, port), _Handler, _HubSpotState(token=token))
+    thread = serve_in_thread(server, "rfq-hubspot-server")
     return HubSpotServerHandle(server, thread)

@@ -14,8 +14,10 @@ import json
 import secrets
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from rfq_pipeline.devtools.local_http import LocalServer, LocalServerHandle, serve_in_thread
 
 __all__ = ["ReceivedPost", "WebhookServerHandle", "start_webhook_server"]
 
@@ -53,19 +55,8 @@ class _WebhookState:
         return 200, b"ok"
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], state: _WebhookState) -> None:
-        super().__init__(address, _Handler)
-        self.state = state
-        host, port = self.server_address[:2]
-        self.base_url = f"http://{host}:{port}"
-
-
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: LocalServer[_WebhookState]
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -95,12 +86,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class WebhookServerHandle:
+class WebhookServerHandle(LocalServerHandle):
     """A running receiver: its webhook URL, the posts received and switches for the answer."""
 
-    def __init__(self, server: _Server, thread: threading.Thread) -> None:
-        self._server = server
-        self._thread = thread
+    def __init__(self, server: LocalServer[_WebhookState], thread: threading.Thread) -> None:
+        super().__init__(server, thread)
         self.state = server.state
         self.base_url = server.base_url
         self.url = server.base_url + server.state.path
@@ -132,23 +122,10 @@ class WebhookServerHandle:
             self.state.status = None
             self.state.body = b""
 
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> WebhookServerHandle:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
 
 def start_webhook_server(host: str = "127.0.0.1", port: int = 0) -> WebhookServerHandle:
     """Start the receiver in a daemon thread (``port=0``: any free port) and return its handle."""
     path = f"/services/T{secrets.token_hex(4).upper()}/B{secrets.token_hex(4).upper()}/{secrets.token_urlsafe(18)}"
-    server = _Server((host, port), _WebhookState(path=path))
-    thread = threading.Thread(target=server.serve_forever, name="rfq-webhook-server", daemon=True)
-    thread.start()
+    server = LocalServer((host, port), _Handler, _WebhookState(path=path))
+    thread = serve_in_thread(server, "rfq-webhook-server")
     return WebhookServerHandle(server, thread)
