@@ -98,6 +98,12 @@ INSERT_EVENT = """
 INSERT INTO quote_draft_events (draft_id, from_state, to_state, actor, note, at)
 VALUES (%(id)s, %(from_state)s, %(to_state)s, %(actor)s, %(note)s, %(at)s)
 """
+SELECT_WAITING = """
+SELECT q.id, q.state, q.ready_at, q.notified, EXISTS (SELECT 1 FROM quote_draft_events e WHERE e.draft_id = q.id)
+FROM quote_drafts q
+WHERE q.state = 'queued' AND q.ready_at <= %(now)s
+ORDER BY q.id
+"""
 SELECT_OPEN_DRAFTS = """
 SELECT id FROM quote_drafts WHERE state IN ('queued', 'edited', 'approved', 'sent') ORDER BY id
 """
@@ -297,15 +303,12 @@ class FollowUp:
 
 def due_followups(conn: psycopg.Connection, now: datetime) -> list[FollowUp]:
     """Reminders (24 h) and escalations (48 h) due for queued drafts and not yet sent."""
-    rows = conn.execute(
-        "SELECT id FROM quote_drafts WHERE state = 'queued' AND ready_at <= %s ORDER BY id", (now,)
-    ).fetchall()
     followups = []
-    for (draft_id,) in rows:
-        row = conn.execute(LOCK_DRAFT.replace(" FOR UPDATE", ""), {"id": draft_id}).fetchone()
-        history = tuple(conn.execute(SELECT_EVENTS, {"id": draft_id}).fetchall())
-        state = DraftState(str(draft_id), row[2], row[1], history, frozenset(row[3] or ()))
-        followups += [FollowUp(draft_id, a.kind, a.due_at) for a in due_actions(state, now)]
+    for draft_id, state, ready_at, notified, moved in conn.execute(SELECT_WAITING, {"now": now}).fetchall():
+        # A draft someone moved has a history; ``due_actions`` sends nothing for it, as for any non-queued draft.
+        history = (("queued", "queued", ready_at),) if moved else ()
+        draft = DraftState(str(draft_id), ready_at, state, history, frozenset(notified or ()))
+        followups += [FollowUp(draft_id, a.kind, a.due_at) for a in due_actions(draft, now)]
     return followups
 
 

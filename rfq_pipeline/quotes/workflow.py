@@ -10,7 +10,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -119,25 +118,15 @@ class Approval:
 
 
 def dispatch_item(draft_id: int, row: dict[str, Any], pdf_uri: str) -> Any:
-    """The dispatch adapters' view of a stored draft."""
+    """The dispatch adapters' view of a stored draft (its body is ``QuoteDraft.as_json()``)."""
     from rfq_pipeline.quotes.dispatch import DispatchItem
 
-    body = row["body"]
-    lines = [
-        f"{line['sku']} x {line['quantity']} @ {line['unit_price']} {line['currency']}"
-        for line in body.get("lines", [])
-        if line.get("unit_price") is not None
-    ]
-    return DispatchItem(
+    return DispatchItem.from_draft(
+        row["body"],
         draft_id=draft_id,
-        rfq_id=str(row["rfq_id"]),
+        pdf_uri=pdf_uri,
         buyer_company=row.get("buyer_company"),
         buyer_email=row.get("buyer_email"),
-        currency=row["currency"],
-        total=None if row["total"] is None else Decimal(row["total"]),
-        lines=lines,
-        pdf_uri=pdf_uri,
-        cover_text=body.get("cover_text", ""),
     )
 
 
