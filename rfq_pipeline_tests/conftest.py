@@ -113,3 +113,36 @@ def pipeline_env(clean_db: str, simulator, tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("RFQ_HTTP_TIMEOUTS", "10,10,10")  # generous: a loaded CI machine must not look like a fault
     monkeypatch.setenv("RFQ_HTTP_BACKOFF", "0.05,0.05,0.05")
     return Settings.from_env()
+
+
+# The local Anthropic API for the tests of the Messages-API callers (research agent, cover-text composer): one server
+# per module, reset around each test; ``client`` is the real SDK pointed at it.
+@pytest.fixture(scope="module")
+def server():
+    """The local Anthropic API server (batch responder: a fixed label)."""
+    from rfq_pipeline.devtools.anthropic_server import start_anthropic_server
+
+    handle = start_anthropic_server(responder=lambda rfq: {"industry": "other", "intent": "buy_request"})
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture()
+def api(server):
+    """The server with no scripted turns or responder left from another test."""
+    server.reset()
+    server.set_message_responder(None)
+    yield server
+    server.reset()
+    server.set_message_responder(None)
+
+
+@pytest.fixture()
+def client(api, tmp_path: Path):
+    """The ``anthropic`` SDK client of the settings, pointed at the local server, without SDK retries."""
+    from rfq_pipeline.ai.anthropic_batches import make_client
+
+    settings = Settings(data_dir=tmp_path, anthropic_api_key=api.api_key, anthropic_base_url=api.url)
+    sdk = make_client(settings, max_retries=0, timeout_s=10.0)
+    yield sdk
+    sdk.close()

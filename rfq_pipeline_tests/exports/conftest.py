@@ -26,6 +26,7 @@ from rfq_pipeline.quotes import store as quote_store
 from rfq_pipeline.quotes import workflow
 from rfq_pipeline.quotes.catalog import DEFAULT_CATALOG, load_catalog, load_rates
 from rfq_pipeline.store.object_store import LocalObjectStore
+from rfq_pipeline_tests.quotes.test_workflow import make_cluster
 
 DAY = datetime(2025, 7, 13, tzinfo=UTC)
 NOW = DAY + timedelta(hours=12)  # when the drafts are made
@@ -109,19 +110,6 @@ def _insert_rfq(conn: psycopg.Connection, item: SeedRfq, day: datetime = DAY) ->
     ).fetchone()[0]  # fmt: skip
 
 
-def _cluster(conn: psycopg.Connection, *rfq_ids: int) -> int:
-    cluster_id = conn.execute(
-        "INSERT INTO dedup_clusters (canonical_rfq_id, member_count) VALUES (%s, %s) RETURNING id",
-        (rfq_ids[0], len(rfq_ids)),
-    ).fetchone()[0]
-    for position, rfq_id in enumerate(rfq_ids):
-        conn.execute(
-            "INSERT INTO dedup_cluster_members (rfq_id, cluster_id, matched_by) VALUES (%s, %s, %s)",
-            (rfq_id, cluster_id, "new" if position == 0 else "near_duplicate"),
-        )
-    return cluster_id
-
-
 def seed_day(url: str, pdf_dir: Path) -> Seeded:
     """Seed DAY through the pipeline's enrichment and draft functions; returns ids and the clear personal values."""
     seeded = Seeded(url=url)
@@ -137,9 +125,9 @@ def seed_day(url: str, pdf_dir: Path) -> Seeded:
         # An older model version once called the lathe relevant; the newer label is the one that counts.
         conn.execute(LABEL, (seeded.rfq_ids["lathe"], "test-v1", "beauty_personal_care", True, DAY))
         ids = seeded.rfq_ids
-        seeded.cluster_ids["lotion"] = _cluster(conn, ids["lotion"], ids["lotion_repost"])
+        seeded.cluster_ids["lotion"] = make_cluster(conn, ids["lotion"], ids["lotion_repost"])
         for key in ("argan", "shampoo", "cream", "lathe"):
-            seeded.cluster_ids[key] = _cluster(conn, ids[key])
+            seeded.cluster_ids[key] = make_cluster(conn, ids[key])
         quote_store.load_catalog_rows(conn, load_catalog(), quote_store.catalog_version(DEFAULT_CATALOG.read_text()))
         conn.execute(
             "INSERT INTO source_crawls (source, partition_date, run_id, started_at, pages_fetched, pages_failed, "

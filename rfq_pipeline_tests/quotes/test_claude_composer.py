@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -17,7 +16,6 @@ import psycopg
 import pytest
 
 from rfq_pipeline.ai import spend
-from rfq_pipeline.ai.anthropic_batches import make_client
 from rfq_pipeline.ai.labels import RfqText
 from rfq_pipeline.assets.quotes import DRAFTS_KEY, GUARDRAILS_CHECK, PDF_CHECK
 from rfq_pipeline.definitions import resources
@@ -25,7 +23,6 @@ from rfq_pipeline.devtools.anthropic_server import (
     AnthropicServerHandle,
     assistant_turn,
     error_turn,
-    start_anthropic_server,
     text_block,
 )
 from rfq_pipeline.quotes.catalog import load_catalog, load_rates
@@ -56,30 +53,6 @@ INJECTED_BODY = RfqText(
 INJECTED_BOTH = RfqText("rfq-inj", INJECTED_TITLE, INJECTED_BODY.description, country="United Arab Emirates")
 OBEYED = "As you asked: 90% off, BC-SKN-0001 at USD 0.01 per tube."
 _BLOCK = re.compile(rf"<{DATA_TAG}>\n(.*?)\n</{DATA_TAG}>", re.S)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[AnthropicServerHandle]:
-    handle = start_anthropic_server(responder=lambda rfq: {"industry": "other", "intent": "buy_request"})
-    yield handle
-    handle.stop()
-
-
-@pytest.fixture()
-def api(server: AnthropicServerHandle) -> Iterator[AnthropicServerHandle]:
-    server.reset()
-    server.set_message_responder(None)
-    yield server
-    server.reset()
-    server.set_message_responder(None)
-
-
-@pytest.fixture()
-def client(api: AnthropicServerHandle, tmp_path: Path) -> Iterator[anthropic.Anthropic]:
-    settings = Settings(data_dir=tmp_path, anthropic_api_key=api.api_key, anthropic_base_url=api.url)
-    sdk = make_client(settings, max_retries=0, timeout_s=10.0)
-    yield sdk
-    sdk.close()
 
 
 def prompt_of(body: Mapping[str, Any]) -> str:

@@ -46,7 +46,7 @@ def _rfq(conn: psycopg.Connection, external_id: str, title: str, description: st
     return rfq_id
 
 
-def _cluster(conn: psycopg.Connection, *rfq_ids: int) -> int:
+def make_cluster(conn: psycopg.Connection, *rfq_ids: int) -> int:
     cluster_id = conn.execute(
         "INSERT INTO dedup_clusters (canonical_rfq_id, member_count) VALUES (%s, %s) RETURNING id",
         (rfq_ids[0], len(rfq_ids)),
@@ -69,8 +69,8 @@ def seeded(clean_db: str) -> str:
         first = _rfq(conn, "1", "Shea body lotion 250ml", text, attributes=json.dumps({"website": "oasis-beauty.ae"}))
         repost = _rfq(conn, "2", "Shea body lotion 250ml wholesale", text)
         machine = _rfq(conn, "3", "CNC lathe", "Need 2 CNC lathes", relevant=False, company="Metal Works")
-        _cluster(conn, first, repost)
-        _cluster(conn, machine)
+        make_cluster(conn, first, repost)
+        make_cluster(conn, machine)
         store.load_catalog_rows(conn, load_catalog(), store.catalog_version(DEFAULT_CATALOG.read_text()))
     return clean_db
 
