@@ -94,27 +94,17 @@ def _cmd_dev(args: argparse.Namespace) -> int:
 
 
 def _cmd_sources(args: argparse.Namespace) -> int:
-    from rfq_pipeline.sources.registry import SOURCES, resolved_sources
+    from rfq_pipeline.sources import cli as sources_cli
+    from rfq_pipeline.sources.registry import SOURCES
 
     settings = Settings.from_env()
     if args.sources_command in (None, "list"):
-        for spec in resolved_sources(settings):
-            print(
-                json.dumps(
-                    {
-                        "name": spec.name,
-                        "kind": spec.kind,
-                        "enabled": spec.enabled,
-                        "base_url": spec.base_url,
-                        "cadence": spec.cadence,
-                        "rate_per_minute": spec.rate_per_minute,
-                        "burst": spec.burst,
-                        "respect_robots": spec.respect_robots,
-                        "listings": list(spec.listings),
-                    }
-                )
-            )
-        return 0
+        return sources_cli.list_command(settings)
+    if args.sources_command == "parse":
+        return sources_cli.parse_command(args.name, Path(args.file), args.fetched_at)
+    if args.sources_command == "probe":
+        save = Path(args.save) if args.save else None
+        return sources_cli.probe_command(settings, args.names, save, args.json)
 
     from rfq_pipeline.db.database import Database, resolve_database_url
     from rfq_pipeline.fetch.breaker import CircuitBreaker, breaker_status
@@ -340,9 +330,19 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--live", action="store_true", help="use the configured sites instead of the simulator")
     dev.set_defaults(func=_cmd_dev)
 
-    sources = sub.add_parser("sources", help="the registered sources: list, health, reset-breaker NAME")
+    sources = sub.add_parser("sources", help="the registered sources: list, parse, probe, health, reset-breaker")
     sources_sub = sources.add_subparsers(dest="sources_command")
-    sources_sub.add_parser("list", help="each source's resolved settings as JSON lines (the default)")
+    sources_sub.add_parser("list", help="each source's settings, evidence grade and fixtures as JSON lines (default)")
+    parse_page = sources_sub.add_parser("parse", help="print the leads of a saved listing page as JSON lines")
+    parse_page.add_argument("name", help="the source the page comes from (see `sources list`)")
+    parse_page.add_argument("file", help="the saved page (HTML, or JSON for API sources)")
+    parse_page.add_argument(
+        "--fetched-at", help="when the page was fetched (ISO 8601; dates relative to it, default: now)"
+    )
+    probe = sources_sub.add_parser("probe", help="fetch page 1 of each listing politely and say how it reads")
+    probe.add_argument("names", nargs="*", metavar="NAME", help="sources to probe (default: every enabled source)")
+    probe.add_argument("--save", metavar="DIR", help="keep each raw page with its provenance (fixture candidates)")
+    probe.add_argument("--json", action="store_true", help="one JSON object per listing instead of a table")
     sources_sub.add_parser("health", help="each source's circuit breaker")
     reset = sources_sub.add_parser("reset-breaker", help="close a source's circuit breaker by hand")
     reset.add_argument("name")

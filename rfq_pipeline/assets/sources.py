@@ -45,12 +45,18 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         tags={SOURCE_TAG: spec.name, "rfq/source_kind": spec.kind},
         pool=f"marketplace_{spec.name}",
         freshness_policy=freshness_for(spec.cadence),
-        description=spec.description,
+        description=spec.describe(),
         output_required=False,  # an open circuit breaker skips the run without a materialization
         metadata={
             "site": dg.MetadataValue.url(spec.site_url),
+            "evidence": spec.evidence,
+            "fixtures": dg.MetadataValue.json(list(spec.fixtures)),
+            "known_gaps": dg.MetadataValue.json(list(spec.known_gaps)),
+            "enabled_by_default": spec.enabled,
+            "disabled_reason": spec.disabled_reason,
             "cadence": spec.cadence,
             "detail_pattern": spec.detail_pattern,
+            "date_sorted_listing": spec.date_sorted,
             "rate_per_minute": spec.rate_per_minute,
             "burst": spec.burst,
             "respects_robots_txt": spec.respect_robots,
@@ -59,7 +65,8 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             dg.AssetCheckSpec(
                 PAGES_CHECK,
                 asset=key,
-                description="Every page was fetched and parsed: no challenge, block, truncation or layout drift.",
+                description="Every page was fetched and parsed by the source's selectors: no challenge, block, "
+                "truncation or layout drift (a page read by the fallback extractor warns).",
             ),
             dg.AssetCheckSpec(
                 ROWS_CHECK, asset=key, description="The crawl found rows when recent crawls of the source usually do."
@@ -80,7 +87,7 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         resolved = resolve(spec, Settings.from_env())
         day = date.fromisoformat(context.partition_key)
         if not resolved.enabled:
-            reason = f"source disabled by RFQ_SOURCE_{spec.name.upper()}_ENABLED"
+            reason = resolved.disabled_reason or f"source disabled by RFQ_SOURCE_{spec.name.upper()}_ENABLED"
             yield from _skipped(context, key, reason)
             return
         client = http.get_client(resolved.impersonate)
@@ -148,6 +155,13 @@ def _materialization(report: IngestReport, spec: SourceSpec) -> dg.MaterializeRe
             "stopped_by_breaker": crawl.unavailable or "",
             "base_url": spec.base_url,
             "stop_reasons": dg.MetadataValue.json(crawl.stop_reasons),
+            "listings": markdown_table(
+                [{"listing": listing, **summary} for listing, summary in crawl.listing_summary().items()],
+                ["listing", "pages_read", "stopped"],
+                limit=50,
+            ),
+            "pages_read_by_fallback": len(crawl.fallback_pages),
+            "evidence": spec.evidence,
             "field_fill": dg.MetadataValue.json(report.field_fill),
             "countries": counts_table(Counter(r["country"] or "(none)" for r in rows), "country"),
             "preview": markdown_table(rows, ["external_id", "title", "quantity", "country", "posted_at"]),
@@ -158,12 +172,18 @@ def _materialization(report: IngestReport, spec: SourceSpec) -> dg.MaterializeRe
 def _checks(
     report: IngestReport, failures: list[dict[str, str]], baseline: list[tuple[int, dict]]
 ) -> Iterator[dg.AssetCheckResult]:
+    fallback_pages = report.crawl.fallback_pages
     yield dg.AssetCheckResult(
         check_name=PAGES_CHECK,
-        passed=not failures and not report.crawl.unavailable,
+        passed=not failures and not report.crawl.unavailable and not fallback_pages,
         severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"layout drift: fallback extractor used on {len(fallback_pages)} pages" if fallback_pages else None
+        ),
         metadata={
             "pages_failed": len(failures),
+            "pages_read_by_fallback": len(fallback_pages),
+            "fallback_pages": dg.MetadataValue.json(fallback_pages[:50]),
             "stopped_by_breaker": report.crawl.unavailable or "",
             "failures": markdown_table(failures, ["url", "kind", "reason", "detail"]),
         },

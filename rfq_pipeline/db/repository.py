@@ -62,10 +62,10 @@ WITH previous AS (
     SELECT content_sha256 FROM rfqs WHERE source = %(source)s AND external_id = %(external_id)s
 )
 INSERT INTO rfqs (source, external_id, canonical_url, title, description, posted_at, posted_text, quantity_text,
-                  buyer_name, buyer_company, country_raw, attributes, content_sha256, raw_page_id)
+                  buyer_name, buyer_company, country_raw, attributes, content_sha256, raw_page_id, extraction)
 VALUES (%(source)s, %(external_id)s, %(canonical_url)s, %(title)s, %(description)s, %(posted_at)s, %(posted_text)s,
         %(quantity_text)s, %(buyer_name)s, %(buyer_company)s, %(country_raw)s, %(attributes)s, %(content_sha256)s,
-        %(raw_page_id)s)
+        %(raw_page_id)s, %(extraction)s)
 ON CONFLICT ON CONSTRAINT rfqs_source_external_id_key DO UPDATE SET
     canonical_url = EXCLUDED.canonical_url,
     title = EXCLUDED.title,
@@ -79,19 +79,29 @@ ON CONFLICT ON CONSTRAINT rfqs_source_external_id_key DO UPDATE SET
     attributes = EXCLUDED.attributes,
     content_sha256 = EXCLUDED.content_sha256,
     raw_page_id = EXCLUDED.raw_page_id,
+    extraction = EXCLUDED.extraction,
     last_seen_at = now(),
     updated_at = CASE WHEN rfqs.content_sha256 = EXCLUDED.content_sha256 THEN rfqs.updated_at ELSE now() END,
     normalized_at = CASE WHEN rfqs.content_sha256 = EXCLUDED.content_sha256 THEN rfqs.normalized_at END
+-- What the generic extractor read after layout drift never overwrites what the source's selectors read.
+WHERE NOT (rfqs.extraction = 'selectors' AND EXCLUDED.extraction = 'fallback')
 RETURNING id, (xmax = 0) AS inserted,
           (SELECT content_sha256 FROM previous) IS DISTINCT FROM %(content_sha256)s AS changed
 """
 
+INSERT_SOURCE_IF_MISSING = """
+INSERT INTO sources (name, kind, base_url, cadence, enabled)
+VALUES (%(name)s, %(kind)s, %(base_url)s, %(cadence)s, %(enabled)s)
+ON CONFLICT (name) DO NOTHING
+"""
+
 RECORD_CRAWL = """
 INSERT INTO source_crawls (source, partition_date, run_id, started_at, pages_fetched, pages_failed, rfqs_seen,
-                           rfqs_new, rfqs_changed, status, challenges, parse_failures, field_fill, stopped_by)
+                           rfqs_new, rfqs_changed, status, challenges, parse_failures, field_fill, stopped_by,
+                           fallback_pages, listings)
 VALUES (%(source)s, %(partition_date)s, %(run_id)s, %(started_at)s, %(pages_fetched)s, %(pages_failed)s,
         %(rfqs_seen)s, %(rfqs_new)s, %(rfqs_changed)s, %(status)s, %(challenges)s, %(parse_failures)s,
-        %(field_fill)s, %(stopped_by)s)
+        %(field_fill)s, %(stopped_by)s, %(fallback_pages)s, %(listings)s)
 ON CONFLICT (source, partition_date, run_id) DO UPDATE SET
     finished_at = now(),
     pages_fetched = EXCLUDED.pages_fetched,
@@ -103,7 +113,9 @@ ON CONFLICT (source, partition_date, run_id) DO UPDATE SET
     challenges = EXCLUDED.challenges,
     parse_failures = EXCLUDED.parse_failures,
     field_fill = EXCLUDED.field_fill,
-    stopped_by = EXCLUDED.stopped_by
+    stopped_by = EXCLUDED.stopped_by,
+    fallback_pages = EXCLUDED.fallback_pages,
+    listings = EXCLUDED.listings
 """
 
 # The crawls a drift check compares against: the source's recent crawls that found rows, excluding this run.
@@ -167,6 +179,16 @@ LEFT JOIN day_rfqs AS d ON d.source = s.name
 GROUP BY s.name
 ORDER BY s.name
 """
+
+
+def ensure_source(
+    conn: psycopg.Connection, *, name: str, kind: str, base_url: str, cadence: str, enabled: bool
+) -> None:
+    """Insert a source row only if there is none (a mail attributed to a marketplace never rewrites its crawl row)."""
+    conn.execute(
+        INSERT_SOURCE_IF_MISSING,
+        {"name": name, "kind": kind, "base_url": base_url, "cadence": cadence, "enabled": enabled},
+    )
 
 
 def upsert_source(
@@ -241,6 +263,7 @@ def upsert_rfqs(conn: psycopg.Connection, rows: Iterable[tuple[ParsedRfq, int | 
                 "attributes": Jsonb(attributes),
                 "content_sha256": rfq_content_sha256(rfq),
                 "raw_page_id": raw_page_id,
+                "extraction": rfq.extraction,
             }
         )
     if not params:
@@ -250,8 +273,9 @@ def upsert_rfqs(conn: psycopg.Connection, rows: Iterable[tuple[ParsedRfq, int | 
         cur.executemany(UPSERT_RFQ, params, returning=True)
         while True:
             row = cur.fetchone()
-            assert row is not None
-            if row[1]:
+            if row is None:
+                pass  # a fallback sighting of a row the selectors read: kept as it was
+            elif row[1]:
                 inserted += 1
             elif row[2]:
                 changed += 1

@@ -146,6 +146,13 @@ def rfq_from_email(
     )
 
 
+def _marketplace(parsed: ParsedEmail) -> str | None:
+    """The marketplace whose notification this is (by the sender's domain, the forwarded sender first)."""
+    from rfq_pipeline.sources.registry import marketplace_for_sender
+
+    return marketplace_for_sender(parsed.forwarded_from, parsed.from_address)
+
+
 def to_json(parsed: ParsedEmail) -> dict[str, Any]:
     """The CLI's JSON: ``message_id, from, to, subject, date, new_text, thread_keys, attachments, error`` and extras.
 
@@ -166,6 +173,7 @@ def to_json(parsed: ParsedEmail) -> dict[str, Any]:
         "from_address": parsed.from_address,
         "cc": list(parsed.cc),
         "forwarded_from": parsed.forwarded_from,
+        "marketplace": _marketplace(parsed),
         "signature": parsed.signature,
         "thread_subject_key": thread_subject_key(parsed.subject),
         "body_source": parsed.body_source,

@@ -163,6 +163,19 @@ def ensure_intake_sources(conn: psycopg.Connection) -> None:
         repository.upsert_source(conn, name=name, kind="intake", base_url=base_url, cadence=cadence, enabled=True)
 
 
+def marketplace_source(conn: psycopg.Connection, *senders: str | None) -> str | None:
+    """The marketplace whose notification domain sent the mail (see ``SourceSpec.mail_domains``), with its row."""
+    from rfq_pipeline.sources.registry import SOURCES, marketplace_for_sender
+
+    name = marketplace_for_sender(*senders)
+    if name is not None:
+        spec = SOURCES[name]
+        repository.ensure_source(
+            conn, name=name, kind=spec.kind, base_url=spec.site_url, cadence=spec.cadence, enabled=spec.enabled
+        )
+    return name
+
+
 def _posted_at(value: str | None) -> datetime:
     now = datetime.now(UTC)
     if not value:
@@ -223,8 +236,12 @@ def record_email(
         else:
             ensure_intake_sources(conn)
             item = rfq_from_email(parsed)
+            # A marketplace's notification mail (forwarded by a supplier account, or sent straight to the inbound
+            # address) is that marketplace's RFQ: analysts see it under the marketplace, not under "email".
+            marketplace = marketplace_source(conn, parsed.forwarded_from, row["from_address"])
+            sender_domain = row["from_address"].rpartition("@")[2]
             rfq = ParsedRfq(
-                source="email",
+                source=marketplace or "email",
                 external_id=parsed.message_id,
                 canonical_url=object_uri,
                 title=item.title or "(no subject)",
@@ -234,10 +251,12 @@ def record_email(
                 posted_text=parsed.date or "",
                 description=item.description,
                 quantity_text=item.quantity,
-                buyer_name=parsed.from_ or "",
-                buyer_company=row["from_address"].rpartition("@")[2],
+                # The sender of a notification is the marketplace, not the buyer.
+                buyer_name="" if marketplace else parsed.from_ or "",
+                buyer_company="" if marketplace else sender_domain,
                 country_raw=item.country,
                 attributes={
+                    "channel": "email",
                     "from": row["from_address"],
                     "to": list(parsed.to),
                     "subject": parsed.subject,
@@ -246,7 +265,7 @@ def record_email(
                 },
             )
             repository.upsert_rfqs(conn, [(rfq, None)])
-            row["rfq_id"] = repository.rfq_id(conn, "email", parsed.message_id)
+            row["rfq_id"] = repository.rfq_id(conn, rfq.source, parsed.message_id)
     inserted = conn.execute(INSERT_MESSAGE, row).fetchone()
     if inserted is not None:
         for position, attachment in enumerate(parsed.attachments):

@@ -377,4 +377,5 @@ SPEC = SourceSpec(
     max_pages=100,  # the board shows at most 100 pages
     respect_robots=True,
     description="Alibaba.com RFQ board (Most Recent): buyer requests with quantity, country and quotes left.",
+    mail_domains=("alibaba.com",),
 )

@@ -1,7 +1,10 @@
 """Walks a source's listings back through a posting-date window and parses what it finds.
 
-Listings are newest first, so a partition (one UTC day) is collected by paging until a page's oldest entry is older
-than the window's start; backfilling an old day simply pages deeper. Every fetched page, good or bad, is handed to a
+A listing that runs newest first is collected by paging until a page's oldest entry is older than the window's
+start; backfilling an old day simply pages deeper. A listing that is not sorted by date (EC21's and TradeKey's
+keyword lists) has no such point: it is read to its last page or the page cap, and the entries of the window are
+kept. Either way the pages read and the reason the crawl stopped are recorded per listing. Next pages are reached
+by the link the page itself gives when it gives one. Every fetched page, good or bad, is handed to a
 :class:`PageSink` (which archives the bytes and indexes the fetch) before anything else happens to it, so no fetch
 goes unrecorded and a page that cannot be parsed becomes a recorded failure, never rows of garbage.
 """
@@ -11,10 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
+from urllib.parse import urljoin, urlsplit
 
 from rfq_pipeline.fetch.http_client import FetchResponse
 from rfq_pipeline.fetch.polite import SourceUnavailable
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
+from rfq_pipeline.sources.reading import read_list_page
 from rfq_pipeline.sources.spec import SourceSpec
 
 PageKind = Literal["list", "detail"]
@@ -73,12 +78,21 @@ class CrawlResult:
     pages_fetched: int = 0
     failures: list[PageFailure] = field(default_factory=list)
     stop_reasons: dict[str, str] = field(default_factory=dict)  # listing -> why paging stopped
+    pages_read: dict[str, int] = field(default_factory=dict)  # listing -> list pages fetched
+    fallback_pages: list[str] = field(default_factory=list)  # list pages read by the fallback extractor
     unavailable: str | None = None  # set when the circuit breaker stopped the crawl
 
     @property
     def pages_failed(self) -> int:
         """Pages that produced no entries because of a fetch or parse failure."""
         return len(self.failures)
+
+    def listing_summary(self) -> dict[str, dict[str, object]]:
+        """Per listing: pages read and why paging stopped (run metadata and the crawl record)."""
+        return {
+            listing: {"pages_read": self.pages_read.get(listing, 0), "stopped": reason}
+            for listing, reason in self.stop_reasons.items()
+        }
 
     def count(self, *reasons: str) -> int:
         """Failures with one of ``reasons`` (``challenge``, ``truncated``, ``layout_drift``, ``timeout``...)."""
@@ -118,10 +132,14 @@ def _crawl_listing(
     result: CrawlResult,
     seen: set[str],
 ) -> str:
+    url = spec.list_url(listing, 1, start, end)
+    fetched: set[str] = set()
+    result.pages_read[listing] = 0
     for page_no in range(1, spec.max_pages + 1):
-        url = spec.list_url(listing, page_no, start, end)
+        fetched.add(url)
         response = client.get(url)
         result.pages_fetched += 1
+        result.pages_read[listing] += 1
         page, page_id = _parse_list_page(spec, sink, response, result, client=client)
         if page is None:
             return f"failed on page {page_no}"
@@ -131,11 +149,31 @@ def _crawl_listing(
             seen.add(entry.external_id)
             result.found.append(_with_detail(spec, client, sink, entry, page_id, result))
         dated = [e.posted_at for e in page.entries if e.posted_at is not None]
-        if dated and min(dated) < start:
+        if spec.date_sorted and dated and min(dated) < start:
             return f"passed the window start on page {page_no}"
         if not page.has_next:
             return f"last page ({page_no})"
-    return f"reached max_pages ({spec.max_pages})"
+        url = next_page_url(spec, listing, response.url, page, page_no, start, end)
+        if url in fetched:
+            return f"page {page_no} links to a page already read ({url})"
+    unsorted = "" if spec.date_sorted else "; the list is not sorted by date, so it is read to the cap"
+    return f"reached the page cap ({spec.max_pages} pages{unsorted})"
+
+
+def next_page_url(
+    spec: SourceSpec, listing: str, current_url: str, page: ListPage, page_no: int, start: datetime, end: datetime
+) -> str:
+    """The URL of the page after ``page``: its own next link when it gives one, else the listing's page template.
+
+    A link is resolved in the site's own URL space and then moved onto the source's base URL, so the same page
+    works against the real site, a base-URL override and the simulator.
+    """
+    if not page.next_url:
+        return spec.list_url(listing, page_no + 1, start, end)
+    site = spec.site_url.rstrip("/")
+    path = current_url[len(spec.base_url) :] if current_url.startswith(spec.base_url) else urlsplit(current_url).path
+    resolved = urlsplit(urljoin(site + (path or "/"), page.next_url))
+    return spec.base_url + (resolved.path or "/") + (f"?{resolved.query}" if resolved.query else "")
 
 
 def _parse_list_page(
@@ -162,12 +200,17 @@ def _try_parse_list(
         result.failures.append(PageFailure(response.url, "list", response.outcome, response.error or ""))
         return None, None, None
     try:
-        page = spec.parse_list(response.text, fetched_at=response.fetched_at)
+        page = read_list_page(spec, response.text, fetched_at=response.fetched_at)
     except PageParseError as exc:
         sink.record(page_kind="list", response=response, parse_status="failed", error=str(exc))
         result.failures.append(PageFailure(response.url, "list", exc.kind, str(exc)))
         return None, None, exc
-    page_id = sink.record(page_kind="list", response=response, parse_status="ok", error=None)
+    note = None
+    if page.extraction == "fallback":
+        # The rows are kept, and the page says in its index why they were read without the source's selectors.
+        note = f"fallback extractor used: {page.drift}"
+        result.fallback_pages.append(response.url)
+    page_id = sink.record(page_kind="list", response=response, parse_status="ok", error=note)
     return page, page_id, None
 
 

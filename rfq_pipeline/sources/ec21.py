@@ -1,158 +1,212 @@
-"""Parser for EC21 buying leads ("Offer to Buy"), read from the newest-first buy-lead list.
+"""Parser for EC21 buying leads, read from the keyword lists of ``importer.ec21.com`` as the site serves them.
 
-Each lead is an ``li.buylead_item`` of ``ul.buylead_list``: a subject link to ``/buy-lead/<Title_Words>--<id>.html``
-and a ``table.bl_spec`` of labelled rows (Quantity with thousands separators, Buyer, Country with a flag image whose
-``alt`` is the ISO code, Category, Posted and Valid until as "2025.07.13"), followed by a ``p.bl_desc`` summary.
-The lead pages repeat those fields and keep the buyer's contact behind a premium sign-in, so the list is all that
-is read (no detail parser). Posting dates have no time of day and are taken as the UTC day.
+A list is per keyword (``/<keyword>.html``), optionally per buyer country (``/<ISO2>/<keyword>.html``); page N is
+``/<keyword>/page-N.html``, linked from the page as ``<link rel="next">``. Each lead is an ``li.listLs`` of
+``div.conProduct_list > ul``: ``h2.inlineTitle > a`` holds the title (its ``title`` attribute is the plain title,
+the link text wraps the keyword in ``<strong>``) and the link ``/buy-lead/<Slug>--<id>.html``; the ``span`` right
+after the heading is the posting day ("25 Apr, 2026"); the first ``p.item_txt`` is the site's cut of the request
+text; ``div.buyerCoun`` gives the country, with the ISO code in the class ``cfImg11_<iso2>``. The list shows no
+buyer name and no structured quantity (quantities appear only inside the text), and it is **not sorted by date**.
+Lead pages keep the buyer behind a premium sign-in, so the list is all that is read.
 
-The selectors were designed for the simulator from the site's public URL scheme; they must be checked against the
-live site before production use.
+Fixtures: served pages saved in August 2026 (``rfq_pipeline_tests/sources/fixtures/ec21``).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any
+from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from rfq_pipeline.sources.dates import find_day
 from rfq_pipeline.sources.html import checked_tree, clean_text
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
 SOURCE = "ec21"
-SITE_URL = "https://www.ec21.com"
+SITE_URL = "https://importer.ec21.com"
+FIXTURES = "rfq_pipeline_tests/sources/fixtures/ec21"
 
-_LEAD_PATH = re.compile(r"/buy-lead/([A-Za-z0-9_]+)--(\d+)\.html")
-_DOT_DATE = re.compile(r"\b(\d{4})\.(\d{1,2})\.(\d{1,2})\b")
-_EMPTY_STATE = re.compile(r"\bno\s+buying\s+leads\b", re.IGNORECASE)
-_PAGE_PARAM = re.compile(r"[?&]page=(\d+)")
-_ISO2 = re.compile(r"^[A-Z]{2}$")
-_UNDISCLOSED = {"", "not disclosed", "-"}
+DETAIL_REGEX = r"/buy-lead/(?P<slug>[^/?#\s]+?)--(?P<id>\d+)\.html"
+_LEAD_PATH = re.compile(DETAIL_REGEX)
+_FLAG = re.compile(r"^cfImg11_([a-z]{2})$", re.I)
+_COUNTER = re.compile(r"\(\s*([\d,]+)\s*-\s*([\d,]+)\s+out\s+of\s+([\d,]+)\s*\)", re.I)
+_PAGE_OF = re.compile(r"Page\s+(\d+)\s+of\s+(\d+)", re.I)
+_NO_RESULTS = re.compile(r"\b(?:no|0)\s+(?:buying\s+leads?|results?)\b|\bout\s+of\s+0\b|did\s+not\s+match", re.I)
+_PREMIUM = re.compile(r"quotations\s+from\s+premium\s+members\s+only", re.I)
 
 
 def parse_list(html: str, *, fetched_at: datetime) -> ListPage:
-    """Parse one page of the buy-lead list into leads (newest first) and the paging state.
+    """Parse one keyword (or country) list page into its leads in page order and the paging state.
 
-    ``fetched_at`` is unused (dates are absolute) but kept for a uniform parser signature. Raises
-    :class:`PageParseError` (``truncated``, ``challenge``, ``layout_drift``); a page with no leads and the site's
-    "There are no buying leads" message is a valid empty result.
+    ``fetched_at`` is unused (the list prints absolute days) but kept for a uniform parser signature. Raises
+    :class:`PageParseError` (``truncated``, ``challenge``, ``layout_drift``); a list page without leads whose counter
+    or text says there are none is a valid empty result.
     """
     del fetched_at
-    tree = checked_tree(html, what="buy lead list")
-    items = tree.css("ul.buylead_list li.buylead_item")
+    tree = checked_tree(html, what="buying lead list")
+    items = tree.css("div.conProduct_list li.listLs")
+    total_entries = _total_entries(tree)
     if not items:
-        empty = tree.css_first(".no_data")
-        if empty is not None and _EMPTY_STATE.search(empty.text()):
-            return ListPage(entries=[], has_next=False, total_pages=_total_pages(tree))
-        raise PageParseError("layout_drift", "no ul.buylead_list li.buylead_item and no 'no buying leads' message")
+        if total_entries == 0 or (tree.css_first("div.conProduct_list") is None and _says_empty(tree)):
+            return ListPage(entries=[], has_next=False, total_pages=_total_pages(tree), total_entries=total_entries)
+        raise PageParseError("layout_drift", "no div.conProduct_list li.listLs leads and no empty-result counter")
     entries = [_item_to_rfq(item, index) for index, item in enumerate(items)]
-    return ListPage(entries=entries, has_next=_has_next(tree), total_pages=_total_pages(tree))
-
-
-def parse_dot_date(text: str) -> datetime | None:
-    """EC21's "2025.07.13" date as midnight UTC; ``None`` when the text holds no valid date."""
-    day = _dot_day(text)
-    return datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None
+    next_url = _next_url(tree)
+    return ListPage(
+        entries=entries,
+        has_next=next_url is not None,
+        total_pages=_total_pages(tree),
+        next_url=next_url,
+        total_entries=total_entries,
+    )
 
 
 def lead_url(slug: str, lead_id: str) -> str:
-    """The public URL of a buy lead."""
+    """The public URL of a buy lead, as the lists link it."""
     return f"{SITE_URL}/buy-lead/{slug}--{lead_id}.html"
 
 
-def _dot_day(text: str) -> date | None:
-    match = _DOT_DATE.search(text)
-    if not match:
-        return None
-    try:
-        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-    except ValueError:
-        return None
-
-
-def _spec_rows(item: LexborNode) -> dict[str, LexborNode]:
-    rows: dict[str, LexborNode] = {}
-    for row in item.css("table.bl_spec tr"):
-        label, value = row.css_first("th"), row.css_first("td")
-        if label is not None and value is not None:
-            rows.setdefault(clean_text(label.text()).lower().rstrip(":"), value)
-    return rows
-
-
 def _item_to_rfq(item: LexborNode, index: int) -> ParsedRfq:
-    link = next((a for a in item.css(".bl_subject a[href]") if _LEAD_PATH.search(a.attributes.get("href") or "")), None)
-    if link is None:
-        raise PageParseError("layout_drift", f"lead {index} has no .bl_subject link to /buy-lead/<title>--<id>.html")
-    match = _LEAD_PATH.search(link.attributes.get("href") or "")
-    assert match is not None  # the link was chosen by the same pattern
-    slug, lead_id = match.group(1), match.group(2)
-    title = clean_text(link.text())
-    rows = _spec_rows(item)
-    if not title or "posted" not in rows:
-        raise PageParseError("layout_drift", f"lead {lead_id} lacks a title or a Posted row")
-
-    def text(label: str) -> str:
-        """The cleaned text of the row labelled ``label`` ("" when the lead has no such row)."""
-        node = rows.get(label)
-        return clean_text(node.text()) if node is not None else ""
-
-    country_node = rows.get("country")
-    flag = country_node.css_first("img[alt]") if country_node is not None else None
-    flag_code = clean_text(flag.attributes.get("alt")).upper() if flag is not None else ""
-    buyer = text("buyer")
-    posted_text = text("posted")
-    attributes: dict[str, Any] = {"category": text("category")}
-    valid_until = _dot_day(text("valid until"))
-    if valid_until is not None:
-        attributes["valid_until"] = valid_until.isoformat()
-    desc = item.css_first("p.bl_desc")
+    link = item.css_first("h2.inlineTitle a[href]")
+    match = _LEAD_PATH.search((link.attributes.get("href") or "") if link is not None else "")
+    if link is None or match is None:
+        raise PageParseError("layout_drift", f"lead {index} has no h2.inlineTitle link to /buy-lead/<slug>--<id>.html")
+    title = clean_text(link.attributes.get("title")) or clean_text(link.text(separator=" "))
+    if not title:
+        raise PageParseError("layout_drift", f"lead {match.group('id')} has an empty title")
+    posted_text = _posted_text(link)
+    found = find_day(posted_text)
+    texts = item.css("p.item_txt")
+    country_code, country = _country(item)
+    attributes: dict[str, Any] = {}
+    extra = " ".join(clean_text(p.text()) for p in texts[1:])
+    if _PREMIUM.search(extra):
+        attributes["quotes_from_premium_members_only"] = True
+    if any(
+        "verified" in (img.attributes.get("alt") or "").lower() for item_text in texts for img in item_text.css("img")
+    ):
+        attributes["verified"] = True
+    for span in item.css("p.rk_txt span"):
+        label, _, _ = clean_text(span.text()).partition(":")
+        values = [clean_text(a.text()) for a in span.css("a") if clean_text(a.text())]
+        if values and label.strip():
+            attributes[label.strip().lower().replace(" ", "_")] = values
     return ParsedRfq(
         source=SOURCE,
-        external_id=lead_id,
-        canonical_url=lead_url(slug, lead_id),
+        external_id=match.group("id"),
+        canonical_url=urljoin(SITE_URL + "/", (link.attributes.get("href") or "").strip()),
         title=title,
-        posted_at=parse_dot_date(posted_text),
+        posted_at=found[0] if found else None,
         posted_text=posted_text,
-        description=clean_text(desc.text()) if desc is not None else "",
-        quantity_text=text("quantity"),
-        buyer_company="" if buyer.lower() in _UNDISCLOSED else buyer,
-        country_raw=text("country"),
-        country_code=flag_code if _ISO2.match(flag_code) else "",
+        description=_lines(texts[0]) if texts else "",
+        country_raw=country,
+        country_code=country_code,
         attributes=attributes,
     )
 
 
-def _has_next(tree: LexborHTMLParser) -> bool:
-    return any("next" in (a.attributes.get("class") or "").split() for a in tree.css("div.paging a[href]"))
+def _posted_text(link: LexborNode) -> str:
+    """The text of the first ``span`` after the title's ``h2`` (the posting day)."""
+    heading = link.parent
+    while heading is not None and heading.tag != "h2":
+        heading = heading.parent
+    node = heading.next if heading is not None else None
+    while node is not None:
+        if node.tag == "span":
+            return clean_text(node.text())
+        if node.tag not in ("-text", "-comment"):
+            break
+        node = node.next
+    return ""
+
+
+def _lines(node: LexborNode) -> str:
+    """The request text with its own line breaks (the site prints what the buyer typed, lines included)."""
+    raw = (node.text(deep=True) or "").replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(line for line in (" ".join(part.split()) for part in raw.split("\n")) if line)
+
+
+def _country(item: LexborNode) -> tuple[str, str]:
+    box = item.css_first("div.buyerCoun")
+    if box is None:
+        return "", ""
+    name = clean_text(box.text())
+    for flag in box.css("span[class]"):
+        for token in (flag.attributes.get("class") or "").split():
+            match = _FLAG.match(token)
+            if match:
+                return match.group(1).upper(), name or clean_text(flag.attributes.get("title"))
+    return "", name
+
+
+def _next_url(tree: LexborHTMLParser) -> str | None:
+    for selector in ('link[rel="next"]', "#pageingWrap a.bt_nx"):
+        node = tree.css_first(selector)
+        href = (node.attributes.get("href") or "").strip() if node is not None else ""
+        if href and not href.startswith("javascript:"):
+            return href
+    return None
+
+
+def _total_entries(tree: LexborHTMLParser) -> int | None:
+    counter = tree.css_first("span.viewTxt")
+    match = _COUNTER.search(counter.text()) if counter is not None else None
+    return int(match.group(3).replace(",", "")) if match else None
 
 
 def _total_pages(tree: LexborHTMLParser) -> int | None:
-    numbers = [
-        int(m.group(1)) for a in tree.css("div.paging a[href]") if (m := _PAGE_PARAM.search(a.attributes["href"] or ""))
-    ]
-    current = tree.css_first("div.paging strong.on")
-    if current is not None and clean_text(current.text()).isdigit():
-        numbers.append(int(clean_text(current.text())))
-    return max(numbers) if numbers else None
+    node = tree.css_first("input#TPNum")
+    value = (node.attributes.get("value") or "").strip() if node is not None else ""
+    if value.isdigit():
+        return int(value)
+    paging = tree.css_first("#pageingWrap")
+    match = _PAGE_OF.search(paging.text()) if paging is not None else None
+    return int(match.group(2)) if match else None
 
+
+def _says_empty(tree: LexborHTMLParser) -> bool:
+    body = tree.css_first("article.conCenter_sch") or tree.body
+    return body is not None and bool(_NO_RESULTS.search(body.text() or ""))
+
+
+# The keyword lists a beauty-first exporter watches; more (or country lists, /<ISO2>/<keyword>.html) by setting
+# RFQ_SOURCE_EC21_LISTINGS. Page 1 is the keyword's own URL; later pages are reached by the page's next link.
+LISTINGS = tuple(
+    f"/{keyword}.html"
+    for keyword in ("cosmetics", "skin-care", "hair", "nail", "perfume", "makeup", "face-mask", "serum", "cream")
+)
 
 SPEC = SourceSpec(
     name="ec21",
     kind="marketplace",
     site_url=SITE_URL,
-    listings=("/buy-leads/list.html?sort=recent&page={page}",),
-    detail_pattern="/buy-lead/<Title_Words>--<id>.html",
+    listings=LISTINGS,
+    detail_pattern="/buy-lead/<Slug>--<id>.html",
     parse_list=parse_list,
     parse_detail=None,  # lead pages add nothing to the list without a premium sign-in
     cadence="0 */12 * * *",
     rate_per_minute=8.0,
     burst=2,
     impersonate="chrome",
-    max_pages=40,
+    max_pages=15,  # an unsorted list is read to its end: 15 pages of 20 is the depth of a busy keyword
     respect_robots=True,
-    description="EC21 buying leads: title, quantity, buyer company and country (ISO flag), posting and expiry dates.",
-    page_size=30,
+    description="EC21 buying leads from keyword lists: title, request text, buyer country (ISO flag), posting day.",
+    evidence="served_page",
+    fixtures=(
+        f"{FIXTURES}/importer.ec21.com_tea_page1.excerpt.html",
+        f"{FIXTURES}/importer.ec21.com_US_tea_page1.excerpt.html",
+    ),
+    known_gaps=(
+        "the list shows no buyer name or company (lead pages need a premium sign-in)",
+        "no structured quantity: quantities and ports appear only inside the request text",
+        "the request text is the site's cut (about 500 characters)",
+        "keyword lists are not sorted by date, so a crawl reads each list to its end or the page cap",
+    ),
+    date_sorted=False,
+    detail_regex=DETAIL_REGEX,
+    mail_domains=("ec21.com",),
 )

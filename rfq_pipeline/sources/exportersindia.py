@@ -218,4 +218,5 @@ SPEC = SourceSpec(
     description="ExportersIndia buy leads: Indian and overseas buyers' requirements with quantity, location and "
     "order value; the buyer company when disclosed.",
     page_size=25,
+    mail_domains=("exportersindia.com",),
 )

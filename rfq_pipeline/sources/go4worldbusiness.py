@@ -233,4 +233,5 @@ SPEC = SourceSpec(
     max_pages=30,
     respect_robots=True,
     description="go4WorldBusiness buy leads: templated requests with quantity, shipping terms and destination port.",
+    mail_domains=("go4worldbusiness.com",),
 )

@@ -168,6 +168,8 @@ def ingest_partition(
                 "parse_failures": crawl.count("truncated", "layout_drift"),
                 "field_fill": Jsonb(fill),
                 "stopped_by": crawl.unavailable,
+                "fallback_pages": len(crawl.fallback_pages),
+                "listings": Jsonb(crawl.listing_summary()),
             },
         )
     return report

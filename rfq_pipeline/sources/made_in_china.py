@@ -223,4 +223,5 @@ SPEC = SourceSpec(
     respect_robots=True,
     description="Made-in-China.com sourcing requests: quantity, destination, terms, validity and the exact post time.",
     page_size=20,
+    mail_domains=("made-in-china.com",),
 )

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
+
+Extraction = Literal["selectors", "fallback"]
 
 
 class PageParseError(ValueError):
@@ -45,12 +47,22 @@ class ParsedRfq:
     country_code: str = ""  # ISO 3166-1 alpha-2 when the page states it (Alibaba's countrySimple)
     detail_path: str = ""  # path (relative to the source base URL) of a detail page worth fetching, if any
     attributes: dict[str, Any] = field(default_factory=dict)  # source-specific extras (quotes left, flags, terms)
+    # "selectors": the source's own parser read it; "fallback": the generic extractor found it after layout drift
+    extraction: Extraction = "selectors"
 
 
 @dataclass(frozen=True)
 class ListPage:
-    """What one listing page yielded: its entries (newest first) and whether a next page exists."""
+    """What one listing page yielded: its entries in page order and where the next page is.
+
+    ``next_url`` is the next page's link as the page itself gives it (absolute or site-relative); the crawler follows
+    it when set, since some sites carry state in their paging links, and otherwise builds the URL from the listing.
+    """
 
     entries: list[ParsedRfq]
     has_next: bool
     total_pages: int | None = None
+    next_url: str | None = None
+    total_entries: int | None = None  # the count the page states ("1-20 out of 267"), when it states one
+    extraction: Extraction = "selectors"
+    drift: str = ""  # with extraction "fallback": why the source's selectors failed

@@ -6,6 +6,7 @@ means adding its module (parser + ``SPEC``) to :data:`SOURCE_MODULES`.
 
 from __future__ import annotations
 
+import email.utils
 import importlib
 from dataclasses import replace
 
@@ -54,10 +55,12 @@ def resolve(spec: SourceSpec, settings: Settings) -> SourceSpec:
         rate = spec.rate_per_minute * settings.simulator_rate_multiplier
     else:
         base_url = spec.site_url
+    enabled = spec.enabled if override.enabled is None else override.enabled
     return replace(
         spec,
         base_url=base_url.rstrip("/"),
-        enabled=spec.enabled if override.enabled is None else override.enabled,
+        # A site whose terms forbid collection stays off whatever the settings say.
+        enabled=enabled and spec.crawl_allowed,
         rate_per_minute=override.rate_per_minute or rate,
         max_pages=override.max_pages or spec.max_pages,
         listings=override.listings or spec.listings,
@@ -68,3 +71,21 @@ def resolve(spec: SourceSpec, settings: Settings) -> SourceSpec:
 def resolved_sources(settings: Settings) -> list[SourceSpec]:
     """Every registered source with the settings applied."""
     return [resolve(spec, settings) for spec in SOURCES.values()]
+
+
+def marketplace_for_sender(*senders: str | None) -> str | None:
+    """The source whose notification mails come from one of ``senders`` (addresses, with or without a name).
+
+    A sender matches a source when its domain is one of the source's ``mail_domains`` or a subdomain of one
+    (``rfq@notice.globalsources.com``); the first sender that matches decides, so pass the forwarded-from address
+    before the forwarding mailbox.
+    """
+    for sender in senders:
+        address = email.utils.parseaddr(sender or "")[1].lower()
+        domain = address.rpartition("@")[2].strip(".")
+        if not domain:
+            continue
+        for spec in SOURCES.values():
+            if any(domain == known or domain.endswith("." + known) for known in spec.mail_domains):
+                return spec.name
+    return None

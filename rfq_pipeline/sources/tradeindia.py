@@ -151,4 +151,5 @@ SPEC = SourceSpec(
     respect_robots=True,
     description="TradeIndia buy requirements: quantity, buyer location and name, frequency and usage, IST post times.",
     page_size=25,
+    mail_domains=("tradeindia.com",),
 )

@@ -217,4 +217,5 @@ SPEC = SourceSpec(
     respect_robots=True,
     description="TradeKey buy offers by category: title, buyer country and date; quantity and full text on the offer.",
     page_size=20,
+    mail_domains=("tradekey.com",),
 )

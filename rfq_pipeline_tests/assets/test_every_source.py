@@ -16,7 +16,7 @@ from rfq_pipeline.definitions import all_assets, resources
 from rfq_pipeline.settings import Settings
 from rfq_pipeline.sources.registry import SOURCES
 
-NAMES = sorted(SOURCES)
+NAMES = sorted(name for name, spec in SOURCES.items() if spec.enabled)
 
 
 def _asset(name: str) -> dg.AssetsDefinition:
@@ -44,7 +44,8 @@ def _ids_on(url: str, name: str, day: date) -> set[str]:
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "SELECT external_id FROM rfqs WHERE source = %s AND posted_at >= %s AND posted_at < %s",
+            # Undated entries (a directory's companies) belong to every window: every crawl collects them.
+            "SELECT external_id FROM rfqs WHERE source = %s AND (posted_at IS NULL OR posted_at >= %s AND posted_at < %s)",
             (name, start, start + timedelta(days=1)),
         ).fetchall()
     return {r[0] for r in rows}
@@ -106,7 +107,7 @@ def test_a_429_burst_a_5xx_and_a_timeout_are_retried_without_losing_rows(
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize(
     ("fault", "times", "reason"),
-    [("challenge_cloudflare", 1, "challenge"), ("truncated", 2, "truncated"), ("drift", 1, "layout_drift")],
+    [("challenge_cloudflare", 1, "challenge"), ("truncated", 2, "truncated")],
 )
 def test_bad_pages_are_recorded_not_parsed(
     pipeline_env: Settings, simulator, name: str, fault: str, times: int, reason: str
@@ -128,6 +129,35 @@ def test_bad_pages_are_recorded_not_parsed(
         assert not _checks(result)[PAGES_CHECK]
     else:  # the only listing's first page never arrived: the run says why
         assert reason in result.failure_data_for_node(f"source__{name}").user_failure_data.description
+    _no_garbage(pipeline_env.database_url, name)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_redesigned_site_is_read_by_the_fallback_or_recorded_as_drift(
+    pipeline_env: Settings, simulator, name: str
+) -> None:
+    day = _recent_day(simulator, name)
+    simulator.set_fault(name, "drift", times=500)  # the whole site redesigned for this crawl
+    result = _run(name, day)
+    simulator.clear_faults()
+    with psycopg.connect(pipeline_env.database_url) as conn:
+        pages = conn.execute(
+            "SELECT parse_status, coalesce(error, '') FROM raw_pages WHERE source = %s AND page_kind = 'list'", (name,)
+        ).fetchall()
+        extraction = dict(
+            conn.execute("SELECT extraction, count(*) FROM rfqs WHERE source = %s GROUP BY 1", (name,)).fetchall()
+        )
+    assert pages and all("layout_drift" in error for _, error in pages), pages
+    if SOURCES[name].detail_regex:
+        # Nothing is lost: every lead of the day is stored, marked as read by the fallback, and the check says so.
+        assert all(status == "ok" for status, _ in pages)
+        assert result.success
+        assert extraction == {"fallback": len(simulator.expected(name, day))}
+        assert _ids_on(pipeline_env.database_url, name, day) == set(simulator.expected(name, day))
+        check = next(e for e in result.get_asset_check_evaluations() if e.check_name == PAGES_CHECK)
+        assert not check.passed and check.description == f"layout drift: fallback extractor used on {len(pages)} pages"
+    else:  # a JSON API, or a page without detail links: recorded as drift, never guessed at
+        assert all(status == "failed" for status, _ in pages) and not extraction
     _no_garbage(pipeline_env.database_url, name)
 
 
@@ -166,3 +196,17 @@ def test_a_parser_that_suddenly_finds_nothing_fails_its_check(
     checks = _checks(result)
     assert not checks[ROWS_CHECK]
     assert checks[FIELDS_CHECK]
+
+
+def test_a_source_whose_terms_forbid_crawling_stays_off_and_says_why(
+    pipeline_env: Settings, simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RFQ_SOURCE_GLOBALSOURCES_ENABLED", "true")  # the terms win over the setting
+    asset = _asset("globalsources")
+    assert "not crawled" in (asset.descriptions_by_key[asset.key] or "")
+    before = len(simulator.request_log)
+    result = _run("globalsources", simulator.today)
+    assert result.success and not result.asset_materializations_for_node("source__globalsources")
+    assert len(simulator.request_log) == before
+    check = next(e for e in result.get_asset_check_evaluations() if e.check_name == PAGES_CHECK)
+    assert "terms of use forbid automated collection" in check.metadata["skipped"].value

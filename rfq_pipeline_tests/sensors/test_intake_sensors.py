@@ -84,7 +84,7 @@ def test_every_message_becomes_one_rfq_or_a_recorded_failure_and_redelivery_adds
     assert {m[0] for m in messages if m[1] == "failed"} == expected_failed
     assert all(m[2] for m in messages if m[1] == "failed")  # each failure says why
     assert all(m[3] is not None for m in messages if m[1] == "parsed")
-    email_rfqs = _rows(url, "SELECT count(*) FROM rfqs WHERE source = 'email'")[0][0]
+    email_rfqs = _rows(url, "SELECT count(*) FROM rfqs WHERE attributes ->> 'channel' = 'email'")[0][0]
     assert email_rfqs == sum(1 for m in messages if m[1] == "parsed" and not m[4])
     assert _rows(url, "SELECT count(*) FROM intake_requests WHERE status = 'pending'")[0][0] == 0
     assert _rows(url, "SELECT count(*) FROM intake_attachments WHERE text IS NOT NULL")[0][0] > 0
@@ -115,6 +115,32 @@ def test_a_reply_attaches_to_the_rfq_of_its_thread(aws: Settings, instance: dg.D
     assert "8,000 tubes" in thread[0]["new_text"]
     joined = _rows(aws.database_url, "SELECT rfq_id FROM intake_messages WHERE joined_thread")
     assert joined == [(rfq_id,)]
+
+
+def test_a_forwarded_marketplace_notification_is_that_marketplaces_rfq(
+    aws: Settings, instance: dg.DagsterInstance
+) -> None:
+    deliver_mail([SAMPLE_MAIL_DIR / "09_globalsources_forward.eml"])
+    _run(_tick(inbound_mail_sensor, instance).run_requests, intake_email, instance)
+    rows = _rows(
+        aws.database_url,
+        "SELECT source, title, quantity_text, country_raw, buyer_name, buyer_company, attributes ->> 'channel' "
+        "FROM rfqs",
+    )
+    # Analysts see it under Global Sources; the notifier is not the buyer, and the buyer's text stays data.
+    assert rows == [
+        (
+            "globalsources",
+            "Buying Request: Vitamin C face serum 30ml, 10,000 pcs",
+            "10,000 pieces",
+            "United Arab Emirates",
+            "",
+            "",
+            "email",
+        )
+    ]
+    kind = _rows(aws.database_url, "SELECT kind, enabled FROM sources WHERE name = 'globalsources'")
+    assert kind == [("marketplace", False)]
 
 
 def test_a_message_that_is_not_an_s3_event_is_dead_lettered_with_the_reason(

@@ -7,6 +7,7 @@ AWS WAF's JavaScript challenge, Alibaba's x5sec slider "punish" page) with made-
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 FAULT_KINDS = (
@@ -216,3 +217,17 @@ def login_wall(source: str, path: str) -> Reply:
 def truncate(reply: Reply) -> Reply:
     """The same answer with its body cut at 60% of its bytes (sent completely, with a matching Content-Length)."""
     return Reply(reply.status, reply.body[: int(len(reply.body) * TRUNCATE_AT)], reply.headers, reply.content_type)
+
+
+def redesigned(html: str) -> str:
+    """The same page after a redesign that renames every class (hashed names, as CSS-in-JS builds produce).
+
+    Links, texts, JSON-LD and ids stay: what a redesign usually keeps, and what the fallback extractor reads.
+    """
+
+    def rename(match: re.Match[str]) -> str:
+        quote = match.group(1)
+        names = " ".join("sc-" + _token("class" + name, 6) for name in match.group(2).split())
+        return f"class={quote}{names}{quote}"
+
+    return re.sub(r"""class=(["'])([^"']*)\1""", rename, html)

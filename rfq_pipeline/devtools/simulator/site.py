@@ -19,7 +19,6 @@ SITE_MODULES: dict[str, str] = {
     "made_in_china": "rfq_pipeline.devtools.simulator.sites.made_in_china",
     "tradeindia": "rfq_pipeline.devtools.simulator.sites.tradeindia",
     "exportersindia": "rfq_pipeline.devtools.simulator.sites.exportersindia",
-    "globalsources": "rfq_pipeline.devtools.simulator.sites.globalsources",
     "us_fda": "rfq_pipeline.devtools.simulator.sites.us_fda",
     "bizmaps": "rfq_pipeline.devtools.simulator.sites.bizmaps",
 }
