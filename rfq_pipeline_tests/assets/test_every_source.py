@@ -45,7 +45,8 @@ def _ids_on(url: str, name: str, day: date) -> set[str]:
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             # Undated entries (a directory's companies) belong to every window: every crawl collects them.
-            "SELECT external_id FROM rfqs WHERE source = %s AND (posted_at IS NULL OR posted_at >= %s AND posted_at < %s)",
+            "SELECT external_id FROM rfqs "
+            "WHERE source = %s AND (posted_at IS NULL OR posted_at >= %s AND posted_at < %s)",
             (name, start, start + timedelta(days=1)),
         ).fetchall()
     return {r[0] for r in rows}
