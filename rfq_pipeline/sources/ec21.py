@@ -3,10 +3,13 @@
 A list is per keyword (``/<keyword>.html``), optionally per buyer country (``/<ISO2>/<keyword>.html``); page N is
 ``/<keyword>/page-N.html``, linked from the page as ``<link rel="next">``. Each lead is an ``li.listLs`` of
 ``div.conProduct_list > ul``: ``h2.inlineTitle > a`` holds the title (its ``title`` attribute is the plain title,
-the link text wraps the keyword in ``<strong>``) and the link ``/buy-lead/<Slug>--<id>.html``; the ``span`` right
+the link text wraps the keyword in ``<strong>``) and the link ``/buy-lead/<Slug>--<id>.html`` (the slug changes with the
+list's keyword, so the id alone identifies a lead); the ``span`` right
 after the heading is the posting day ("25 Apr, 2026"); the first ``p.item_txt`` is the site's cut of the request
 text; ``div.buyerCoun`` gives the country, with the ISO code in the class ``cfImg11_<iso2>``. The list shows no
-buyer name and no structured quantity (quantities appear only inside the text), and it is **not sorted by date**.
+buyer name and no structured quantity (quantities appear only inside the text), and it is **not sorted by date**
+(nor by id). A keyword without leads answers a page whose ``div.search_err_msg`` says "Results for <kw> : 0 Buying
+Lead.", an empty result.
 Lead pages keep the buyer behind a premium sign-in, so the list is all that is read.
 
 Fixtures: served pages saved in August 2026 (``rfq_pipeline_tests/sources/fixtures/ec21``).
@@ -35,8 +38,9 @@ _LEAD_PATH = re.compile(DETAIL_REGEX)
 _FLAG = re.compile(r"^cfImg11_([a-z]{2})$", re.I)
 _COUNTER = re.compile(r"\(\s*([\d,]+)\s*-\s*([\d,]+)\s+out\s+of\s+([\d,]+)\s*\)", re.I)
 _PAGE_OF = re.compile(r"Page\s+(\d+)\s+of\s+(\d+)", re.I)
-_NO_RESULTS = re.compile(r"\b(?:no|0)\s+(?:buying\s+leads?|results?)\b|\bout\s+of\s+0\b|did\s+not\s+match", re.I)
+_ZERO_RESULTS = re.compile(r":\s*0\s+Buying\s+Leads?\b|no\s+matching\s+results", re.I)
 _PREMIUM = re.compile(r"quotations\s+from\s+premium\s+members\s+only", re.I)
+_HIDDEN_CONTACT = re.compile(r"not\s+to\s+disclose\s+(?:his|her|their)?\s*contact", re.I)
 
 
 def parse_list(html: str, *, fetched_at: datetime) -> ListPage:
@@ -51,9 +55,11 @@ def parse_list(html: str, *, fetched_at: datetime) -> ListPage:
     items = tree.css("div.conProduct_list li.listLs")
     total_entries = _total_entries(tree)
     if not items:
-        if total_entries == 0 or (tree.css_first("div.conProduct_list") is None and _says_empty(tree)):
-            return ListPage(entries=[], has_next=False, total_pages=_total_pages(tree), total_entries=total_entries)
-        raise PageParseError("layout_drift", "no div.conProduct_list li.listLs leads and no empty-result counter")
+        # The site's "Results for <kw> : 0 Buying Lead." block stands where the list would be.
+        empty = tree.css_first("div.search_err_msg")
+        if total_entries == 0 or (empty is not None and _ZERO_RESULTS.search(empty.text() or "")):
+            return ListPage(entries=[], has_next=False, total_pages=0, total_entries=0)
+        raise PageParseError("layout_drift", "no div.conProduct_list li.listLs leads and no zero-results message")
     entries = [_item_to_rfq(item, index) for index, item in enumerate(items)]
     next_url = _next_url(tree)
     return ListPage(
@@ -86,6 +92,8 @@ def _item_to_rfq(item: LexborNode, index: int) -> ParsedRfq:
     extra = " ".join(clean_text(p.text()) for p in texts[1:])
     if _PREMIUM.search(extra):
         attributes["quotes_from_premium_members_only"] = True
+    if _HIDDEN_CONTACT.search(extra):
+        attributes["contact_not_disclosed"] = True
     if any(
         "verified" in (img.attributes.get("alt") or "").lower() for item_text in texts for img in item_text.css("img")
     ):
@@ -168,11 +176,6 @@ def _total_pages(tree: LexborHTMLParser) -> int | None:
     return int(match.group(2)) if match else None
 
 
-def _says_empty(tree: LexborHTMLParser) -> bool:
-    body = tree.css_first("article.conCenter_sch") or tree.body
-    return body is not None and bool(_NO_RESULTS.search(body.text() or ""))
-
-
 # The keyword lists a beauty-first exporter watches; more (or country lists, /<ISO2>/<keyword>.html) by setting
 # RFQ_SOURCE_EC21_LISTINGS. Page 1 is the keyword's own URL; later pages are reached by the page's next link.
 LISTINGS = tuple(
@@ -196,9 +199,9 @@ SPEC = SourceSpec(
     respect_robots=True,
     description="EC21 buying leads from keyword lists: title, request text, buyer country (ISO flag), posting day.",
     evidence="served_page",
-    fixtures=(
-        f"{FIXTURES}/importer.ec21.com_tea_page1.excerpt.html",
-        f"{FIXTURES}/importer.ec21.com_US_tea_page1.excerpt.html",
+    fixtures=tuple(
+        f"{FIXTURES}/importer.ec21.com_{page}.excerpt.html"
+        for page in ("tea_page1", "US_tea_page1", "chili_page1", "matcha_page1", "rosa-roxburghii_page1")
     ),
     known_gaps=(
         "the list shows no buyer name or company (lead pages need a premium sign-in)",

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from rfq_pipeline.sources.model import PageParseError
 from rfq_pipeline.sources.reading import lead_record, read_list_page
 from rfq_pipeline.sources.registry import SOURCES
 
@@ -130,6 +131,12 @@ def test_a_redesign_still_yields_every_lead_by_the_fallback(page: Path) -> None:
     spec = SOURCES[page.parent.name]
     expected = json.loads(_sidecar(page, ".expected.json").read_text(encoding="utf-8"))
     redesigned = rename_classes(page.read_text(encoding="utf-8"))
+    if not expected:
+        # An empty result whose message lost its class is indistinguishable from drift: it is reported, not hidden.
+        with pytest.raises(PageParseError) as drift:
+            read_list_page(spec, redesigned, fetched_at=_fetched_at(page))
+        assert drift.value.kind == "layout_drift"
+        return
     parsed = read_list_page(spec, redesigned, fetched_at=_fetched_at(page))
     assert parsed.extraction == "fallback" and "layout_drift" in parsed.drift
     found = {e.canonical_url.strip(): e for e in parsed.entries}

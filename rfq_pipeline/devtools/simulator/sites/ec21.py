@@ -235,10 +235,24 @@ def render_list(leads: list[Lead], keyword: str, country: str | None, page: int)
     prev_link = f'<link rel="prev" href="{_list_url(keyword, country, page - 1)}">\n' if page > 1 else ""
     first_shown = (page - 1) * PAGE_SIZE + 1 if chunk else 0
     counter = f"({first_shown}-{(page - 1) * PAGE_SIZE + len(chunk)} out of {total:,})"
+    viewtxt = f'<span class="viewTxt">{counter}</span>' if chunk else ""
     items = "".join(_item(lead, keyword) for lead in chunk)
     # "</" would end the script element early; JSON allows the escaped slash.
     ld_json = json.dumps(jsonld, ensure_ascii=False).replace("</", "<\\/")
-    paging = _paging(keyword, country, page, total_pages) if chunk else ""
+    ld_script = f'<script type="application/ld+json">{ld_json}</script>' if chunk else ""
+    if chunk:
+        results = (
+            f'\t\t\t\t\t<div class="conProduct_list">\t\t<ul>{items}\t</ul></div>\n'
+            f"\t\t\t\t\t{_paging(keyword, country, page, total_pages)}"
+        )
+    else:  # the served zero-results block: no list, no counter, no paging
+        results = (
+            '\t\t\t\t\t<!--results zero start-->\n\t\t\t\t\t<div class="search_err_msg">\n\t\t\t\t\t\t'
+            '<div class="search_err_msg">\n\t\t\t\t\t\t\t<p class="key_msg_view">Results for '
+            f'<span class="sch_key">{escape(label)}</span> : 0 Buying Lead.</p>\n\t\t\t\t\t\t\t'
+            '<p class="key_w_msg">Sorry, there were no matching results.\n\t\t\t\t\t\t\t\n\t\t\t\t\t\t\t</p>\n'
+            "\t\t\t\t\t\t</div>\n\t\t\t\t\t</div>"
+        )
     description = f"{escape(label.title())} Buyers &#9734; Find {total} {escape(label)} buying leads{where} at EC21"
     rss = f"{HOST}/{keyword}.rss"
     breadcrumb = (
@@ -257,7 +271,7 @@ def render_list(leads: list[Lead], keyword: str, country: str | None, page: int)
 <meta http-equiv="Content-Type" content="text/html; charset=utf-8" />
 <title>{escape(title)}</title>
 <meta name="description" content="{description}"/>
-<script type="application/ld+json">{ld_json}</script>
+{ld_script}
 <link rel="alternate" type="application/rss+xml" title="EC21 New Buying Leads - {escape(label)}" href="{rss}" />
 {prev_link}{next_link}</head>
 <body>
@@ -268,11 +282,10 @@ def render_list(leads: list[Lead], keyword: str, country: str | None, page: int)
 \t\t\t\t<div class="conCenter_wrap">
 \t\t\t\t\t<div class="clearfix navSch positionR">
 \t\t\t\t\t\t<div class="viewBtn">
-\t\t\t\t\t\t\t<span class="viewTxt">{counter}</span>
+\t\t\t\t\t\t\t{viewtxt}
 \t\t\t\t\t\t</div>
 \t\t\t\t\t</div>
-\t\t\t\t\t<div class="conProduct_list">\t\t<ul>{items}\t</ul></div>
-\t\t\t\t\t{paging}
+{results}
 \t\t\t\t</div>
 \t\t\t</article>
 </body>
