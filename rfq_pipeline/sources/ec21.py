@@ -25,7 +25,7 @@ from urllib.parse import urljoin
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from rfq_pipeline.sources.dates import find_day
-from rfq_pipeline.sources.html import checked_tree, clean_text
+from rfq_pipeline.sources.html import block_text, checked_tree, clean_text
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
@@ -110,7 +110,7 @@ def _item_to_rfq(item: LexborNode, index: int) -> ParsedRfq:
         title=title,
         posted_at=found[0] if found else None,
         posted_text=posted_text,
-        description=_lines(texts[0]) if texts else "",
+        description=block_text(texts[0]) if texts else "",
         country_raw=country,
         country_code=country_code,
         attributes=attributes,
@@ -130,12 +130,6 @@ def _posted_text(link: LexborNode) -> str:
             break
         node = node.next
     return ""
-
-
-def _lines(node: LexborNode) -> str:
-    """The request text with its own line breaks (the site prints what the buyer typed, lines included)."""
-    raw = (node.text(deep=True) or "").replace("\r\n", "\n").replace("\r", "\n")
-    return "\n".join(line for line in (" ".join(part.split()) for part in raw.split("\n")) if line)
 
 
 def _country(item: LexborNode) -> tuple[str, str]:

@@ -1,46 +1,54 @@
-"""Parser for TradeKey buy offers: category listings on ``importer.tradekey.com`` and buy-offer detail pages.
+"""Parser for TradeKey buy offers, read from the keyword buyer lists as ``www.tradekey.com`` serves them.
 
-Known from public scrapers of the site: listings are ``/<Category>_lid<N>.htm`` with further pages at
-``/<Category>_lid<N>/page_no/<k>.htm``; buy offers are ``/buyoffer/<Slug>-<id>.html`` (the slug is the title with
-punctuation turned into hyphens, so one request reposted keeps its slug under a new id); a detail page has its title
-in ``div.bo-buyoffer-box h1``, an attribute list of ``<li><span>Label:</span> <strong>value</strong></li>`` items and
-the request text in ``div.bo-desc``.
+A list is per keyword, ``/<keyword>-buyer/``; page N is ``/<keyword>-buyer/page_no/N``, linked from the page's
+"Next >" link. Each offer is a ``div.listing_box`` (ids ``list_1`` ... ``list_25``) inside ``div#first_div``:
+``h2.title.search-title > a`` holds the title and the link to ``importer.tradekey.com/buyoffer/<Slug>-<id>.html``
+(the attribute ends in a tab); the first ``span`` of ``div.vm.vm2`` is the request text, cut by the site at about 200
+characters with "...", digits and contacts masked with ``*``; ``span.location.c_flag.f_<xx>`` names the country
+(``f_uk`` for the United Kingdom); "Posted on: 09 Aug 2026" is the day. A buyer's name appears only when the text is
+the site's form template ("Name: ... Email: ..."); there is no quantity field. The list runs by offer id, newest id
+first, and **not by date** ("Posted on" behaves like a refresh date). The counter "6,466 Buy Offers Page 1 of 239"
+gives totals; the page count is not the offer count over 25, so it is read, never computed.
 
-The listing rows (``div.bo-list-row`` with title link, ``span.bo-list-country``, ``span.bo-list-date`` in the
-"Jul 13, 2025" form and ``p.bo-list-desc``), the pagination and the empty-category message (``.bo-list-empty``)
-were designed for the simulator, as were the attribute labels; they must be checked against the live site before
-production use.
+The buy-offer page (``div.bo-buyoffer-box h1``, an attribute list of ``<li><span>Label:</span> <strong>value``,
+the request in ``div.bo-desc``) is known only from other people's scrapers: it is read for the whole request text, and
+a page that does not look like that is recorded as drift while the list's version of the offer is kept.
+
+Fixtures: served pages saved in August 2026 (``rfq_pipeline_tests/sources/fixtures/tradekey``).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from rfq_pipeline.sources.dates import find_day
 from rfq_pipeline.sources.html import block_text, checked_tree, clean_text
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
 SOURCE = "tradekey"
-SITE_URL = "https://importer.tradekey.com"
-# Buy offers are reachable under both hosts with the same path; the www host is the one to cite and dedupe on.
-CANONICAL_BASE = "https://www.tradekey.com"
+SITE_URL = "https://www.tradekey.com"
+OFFER_HOST = "https://importer.tradekey.com"
+FIXTURES = "rfq_pipeline_tests/sources/fixtures/tradekey"
 
-_OFFER_PATH = re.compile(r"/buyoffer/([A-Za-z0-9][A-Za-z0-9-]*?)-(\d+)\.html")
-_DATE = re.compile(r"\b([A-Za-z]{3})[a-z]*\.?\s+(\d{1,2}),?\s+(\d{4})\b")
-_MONTHS = {
-    m: i
-    for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)
-}
-_EMPTY_STATE = re.compile(r"\bno\s+buy\s*offers?\s+(?:were\s+)?found\b", re.IGNORECASE)
-_PAGE_NO = re.compile(r"/page_no/(\d+)\.htm")
+DETAIL_REGEX = r"/buyoffer/(?P<slug>[A-Za-z0-9][A-Za-z0-9-]*?)-(?P<id>\d+)\.html"
+_OFFER_PATH = re.compile(DETAIL_REGEX)
+_FLAG = re.compile(r"^f_([a-z]{2})$", re.I)
+_FLAG_TO_ISO = {"UK": "GB"}  # the site's flag classes use "uk" where ISO 3166 has "GB"
+_POSTED = re.compile(r"Posted\s+on\s*:\s*([^\n<]+?\d{4})", re.I)
+_COUNTER = re.compile(r"([\d,]+)\s*Buy\s+Offers?\s+Page\s+(\d+)\s+of\s+(\d+)", re.I)
+_FORM_NAME = re.compile(r"^\s*Name\s*:\s*(?P<name>.+?)\s+E-?mail\s*:", re.I | re.S)
+_PLACEHOLDER_NAMES = {"member", "buyer", "n/a", "na", "-"}
+_PREMIUM = re.compile(r"quotations\s+only\s+from\s+premium\s+members|only\s+for\s+premium\s+members", re.I)
 _LABEL_KEY = re.compile(r"[^a-z0-9]+")
 
-# Detail-page labels that fill ParsedRfq fields; any other label is kept in ``attributes`` under its snake_case name.
+# Buy-offer page labels that fill ParsedRfq fields; any other label is kept in ``attributes`` under its snake_case name.
 _COUNTRY_LABELS = {"buyer_country", "country"}
 _QUANTITY_LABELS = {"quantity_required", "quantity"}
 _DATE_LABELS = {"posted_date", "date_posted"}
@@ -48,37 +56,43 @@ _COMPANY_LABELS = {"buyer_company", "company_name"}
 
 
 def parse_list(html: str, *, fetched_at: datetime) -> ListPage:
-    """Parse one category listing page into its buy offers (newest first) and the paging state.
+    """Parse one keyword buyer list page into its offers in page order and the paging state.
 
-    ``fetched_at`` is unused (rows carry absolute dates) but kept for a uniform parser signature. Raises
-    :class:`PageParseError` (``truncated``, ``challenge``, ``layout_drift``); a page with no rows and the site's
-    "No buy offers found" message is a valid empty result.
+    ``fetched_at`` is unused (the cards print absolute days) but kept for a uniform parser signature. Raises
+    :class:`PageParseError` (``truncated``, ``challenge``, ``layout_drift``); a page whose counter says
+    "0 Buy Offers" is a valid empty result.
     """
     del fetched_at
     tree = checked_tree(html, what="buy offer list")
-    rows = tree.css("div.bo-list-row")
-    if not rows:
-        empty = tree.css_first(".bo-list-empty")
-        if empty is not None and _EMPTY_STATE.search(empty.text()):
-            return ListPage(entries=[], has_next=False, total_pages=_total_pages(tree))
-        raise PageParseError("layout_drift", "no div.bo-list-row rows and no 'No buy offers found' message")
-    entries = [_row_to_rfq(row, index) for index, row in enumerate(rows)]
-    return ListPage(entries=entries, has_next=_has_next(tree), total_pages=_total_pages(tree))
+    cards = tree.css("div#first_div div.listing_box")
+    total_entries, total_pages = _counter(tree)
+    if not cards:
+        if total_entries == 0:
+            return ListPage(entries=[], has_next=False, total_pages=total_pages, total_entries=0)
+        raise PageParseError("layout_drift", "no div#first_div div.listing_box offers and no '0 Buy Offers' counter")
+    entries = [_card_to_rfq(card, index) for index, card in enumerate(cards)]
+    next_url = _next_url(tree)
+    return ListPage(
+        entries=entries,
+        has_next=next_url is not None,
+        total_pages=total_pages,
+        next_url=next_url,
+        total_entries=total_entries,
+    )
 
 
 def parse_detail(html: str, entry: ParsedRfq) -> ParsedRfq:
-    """Enrich a listing entry from its buy-offer page: full request text, quantity, country and listed attributes.
+    """Complete a list entry from its buy-offer page: the whole request text and the listed attributes.
 
     Raises :class:`PageParseError` (``truncated``, ``challenge``, ``layout_drift``) like :func:`parse_list`.
     """
     tree = checked_tree(html, what="buy offer detail")
     heading = tree.css_first("div.bo-buyoffer-box h1")
     if heading is None:
-        raise PageParseError("layout_drift", "detail page without div.bo-buyoffer-box h1")
+        raise PageParseError("layout_drift", "buy offer page without div.bo-buyoffer-box h1")
     fields = _attribute_list(tree.css_first("div.bo-buyoffer-box"))
     desc_node = tree.css_first("div.bo-desc")
     description = block_text(desc_node, paragraphs=True) if desc_node is not None else ""
-
     attributes: dict[str, Any] = dict(entry.attributes)
     country = quantity = posted_text = company = ""
     for key, value in fields.items():
@@ -92,42 +106,101 @@ def parse_detail(html: str, entry: ParsedRfq) -> ParsedRfq:
             company = value
         else:
             attributes[key] = value
-    posted_at = entry.posted_at
-    if posted_at is None and posted_text:
-        posted_at = parse_offer_date(posted_text)
+    found = find_day(posted_text) if entry.posted_at is None and posted_text else None
     return replace(
         entry,
-        title=clean_text(heading.text()) or entry.title,
-        posted_at=posted_at,
+        title=entry.title or clean_text(heading.text()),
+        posted_at=entry.posted_at or (found[0] if found else None),
         posted_text=entry.posted_text or posted_text,
         description=description or entry.description,
         quantity_text=quantity or entry.quantity_text,
-        country_raw=country or entry.country_raw,
+        country_raw=entry.country_raw or country,
         buyer_company=company or entry.buyer_company,
         attributes=attributes,
     )
 
 
-def parse_offer_date(text: str) -> datetime | None:
-    """The site's "Jul 13, 2025" date (also "July 13 2025") as midnight UTC; ``None`` when there is none."""
-    match = _DATE.search(text)
-    if not match or match.group(1).lower() not in _MONTHS:
-        return None
-    try:
-        return datetime(int(match.group(3)), _MONTHS[match.group(1).lower()], int(match.group(2)), tzinfo=UTC)
-    except ValueError:
-        return None
-
-
 def parse_offer_url(url: str) -> tuple[str, str] | None:
     """``(slug, id)`` of a buy-offer URL or path (``/buyoffer/<Slug>-<id>.html``, any host); ``None`` otherwise."""
     match = _OFFER_PATH.search(url)
-    return (match.group(1), match.group(2)) if match else None
+    return (match.group("slug"), match.group("id")) if match else None
 
 
-def canonical_offer_url(slug: str, offer_id: str) -> str:
-    """The public URL of a buy offer."""
-    return f"{CANONICAL_BASE}/buyoffer/{slug}-{offer_id}.html"
+def offer_url(slug: str, offer_id: str) -> str:
+    """The URL of a buy offer as the lists link it."""
+    return f"{OFFER_HOST}/buyoffer/{slug}-{offer_id}.html"
+
+
+def _card_to_rfq(card: LexborNode, index: int) -> ParsedRfq:
+    link = card.css_first("h2.search-title a[href]")
+    href = (link.attributes.get("href") or "").strip() if link is not None else ""
+    match = _OFFER_PATH.search(href)
+    if link is None or match is None:
+        raise PageParseError("layout_drift", f"offer {index} has no h2.search-title link to /buyoffer/<slug>-<id>.html")
+    title = clean_text(link.text())
+    if not title:
+        raise PageParseError("layout_drift", f"offer {match.group('id')} has an empty title")
+    spans = card.css("div.vm.vm2 > span")
+    description = block_text(spans[0]) if spans else ""
+    notes = " ".join(clean_text(node.text()) for node in card.css("div.vm.vm2 > *")[1:])
+    posted = _POSTED.search(card.text(separator="\n") or "")
+    posted_text = clean_text(posted.group(1)) if posted else ""
+    found = find_day(posted_text)
+    code, country = _country(card)
+    buyer = _FORM_NAME.search(description)
+    name = clean_text(buyer.group("name")) if buyer else ""
+    attributes: dict[str, Any] = {"slug": match.group("slug")}
+    tags = [clean_text(a.text()) for span in spans[1:2] for a in span.css("a") if clean_text(a.text())]
+    if tags:
+        attributes["tags"] = tags
+    if _PREMIUM.search(notes):
+        attributes["quotes_from_premium_members_only"] = True
+    if "top_offer" in (card.attributes.get("class") or "").split():
+        attributes["top_offer"] = True
+    return ParsedRfq(
+        source=SOURCE,
+        external_id=match.group("id"),
+        canonical_url=urljoin(OFFER_HOST + "/", href),
+        title=title,
+        posted_at=found[0] if found else None,
+        posted_text=posted_text,
+        description=description,
+        buyer_name="" if name.lower() in _PLACEHOLDER_NAMES else name,
+        country_raw=country,
+        country_code=code,
+        detail_path=f"/buyoffer/{match.group('slug')}-{match.group('id')}.html",
+        attributes=attributes,
+    )
+
+
+def _country(card: LexborNode) -> tuple[str, str]:
+    node = card.css_first("span.location.c_flag") or card.css_first("span.location")
+    if node is None:
+        return "", ""
+    name = clean_text(node.text()) or re.sub(r"^Made\s+in\s+", "", clean_text(node.attributes.get("title")))
+    for token in (node.attributes.get("class") or "").split():
+        match = _FLAG.match(token)
+        if match:
+            code = match.group(1).upper()
+            return _FLAG_TO_ISO.get(code, code), name
+    return "", name
+
+
+def _counter(tree: LexborHTMLParser) -> tuple[int | None, int | None]:
+    node = tree.css_first("div.ls-filter div.item.right")
+    match = _COUNTER.search(clean_text(node.text())) if node is not None else None
+    if match is None:
+        return None, None
+    return int(match.group(1).replace(",", "")), int(match.group(3))
+
+
+def _next_url(tree: LexborHTMLParser) -> str | None:
+    for link in tree.css("#paging a[href]"):
+        if clean_text(link.text()).lower().startswith("next"):
+            href = (link.attributes.get("href") or "").strip()
+            if href and not href.startswith("javascript:"):
+                return href
+    return None
 
 
 def _attribute_list(box: LexborNode | None) -> dict[str, str]:
@@ -145,77 +218,39 @@ def _attribute_list(box: LexborNode | None) -> dict[str, str]:
     return fields
 
 
-def _row_to_rfq(row: LexborNode, index: int) -> ParsedRfq:
-    link = next((a for a in row.css("a[href]") if _OFFER_PATH.search(a.attributes.get("href") or "")), None)
-    if link is None:
-        raise PageParseError("layout_drift", f"row {index} has no /buyoffer/<slug>-<id>.html link")
-    parsed = parse_offer_url(link.attributes.get("href") or "")
-    assert parsed is not None  # the link was chosen by the same pattern
-    slug, offer_id = parsed
-    title = clean_text(link.text()) or clean_text(link.attributes.get("title"))
-    if not title:
-        raise PageParseError("layout_drift", f"row {index} ({offer_id}) has an empty title")
-    date_node = row.css_first(".bo-list-date")
-    date_text = clean_text(date_node.text()) if date_node is not None else ""
-    country_node = row.css_first(".bo-list-country")
-    desc_node = row.css_first(".bo-list-desc")
-    return ParsedRfq(
-        source=SOURCE,
-        external_id=offer_id,
-        canonical_url=canonical_offer_url(slug, offer_id),
-        title=title,
-        posted_at=parse_offer_date(date_text),
-        posted_text=date_text,
-        description=clean_text(desc_node.text()) if desc_node is not None else "",
-        country_raw=clean_text(country_node.text()) if country_node is not None else "",
-        detail_path=f"/buyoffer/{slug}-{offer_id}.html",
-        # Reposts keep the slug under a new id: the slug is the cheapest repost key for de-duplication.
-        attributes={"slug": slug},
-    )
-
-
-def _paging_links(tree: LexborHTMLParser) -> list[LexborNode]:
-    return tree.css("div.paging a[href]")
-
-
-def _has_next(tree: LexborHTMLParser) -> bool:
-    return any("next" in (a.attributes.get("class") or "").split() for a in _paging_links(tree))
-
-
-def _total_pages(tree: LexborHTMLParser) -> int | None:
-    numbers = [int(m.group(1)) for a in _paging_links(tree) if (m := _PAGE_NO.search(a.attributes.get("href") or ""))]
-    current = tree.css_first("div.paging span.current")
-    if current is not None and clean_text(current.text()).isdigit():
-        numbers.append(int(clean_text(current.text())))
-    return max(numbers) if numbers else None
-
+# The keyword lists a beauty-first exporter watches; others by setting RFQ_SOURCE_TRADEKEY_LISTINGS.
+KEYWORDS = ("cosmetics", "skin-care", "hair-care", "perfume", "makeup", "shampoo")
 
 SPEC = SourceSpec(
     name="tradekey",
     kind="marketplace",
     site_url=SITE_URL,
-    # Category listings (real category ids); which categories to watch is a setting (RFQ_SOURCE_TRADEKEY_LISTINGS),
-    # e.g. Skin-Care-Products_lid2375, Hair-Care-Products_lid2199, Makeups_lid2274, Fragrance-Deodorant_lid2188.
-    listings=tuple(
-        f"/{category}/page_no/{{page}}.htm"
-        for category in (
-            "Motorcycle-Bikes_lid6791",
-            "Recycling_lid3493",
-            "Printer-Supplies_lid5672",
-            "Sportswear_lid1726",
-            "Laptops-Notebooks_lid2882",
-        )
-    ),
-    detail_pattern="/buyoffer/<Slug>-<id>.html",
+    listings=tuple(f"/{keyword}-buyer/" for keyword in KEYWORDS),
+    detail_pattern="importer.tradekey.com/buyoffer/<Slug>-<id>.html",
     parse_list=parse_list,
     parse_detail=parse_detail,
     cadence="0 */6 * * *",
     rate_per_minute=10.0,
     burst=3,
     impersonate="chrome",
-    max_pages=30,
+    max_pages=10,  # 25 offers a page, read to the end or the cap: the list is not sorted by date
     respect_robots=True,
-    description="TradeKey buy offers by category: title, buyer country and date; quantity and full text on the offer.",
-    page_size=20,
+    description="TradeKey buy offers from keyword buyer lists: title, buyer country, posting day and the request "
+    "text (the list's cut; the whole text from the offer page).",
+    page_size=25,
+    evidence="served_page",
+    fixtures=(
+        f"{FIXTURES}/www.tradekey.com_tea-buyer_page1.excerpt.html",
+        f"{FIXTURES}/www.tradekey.com_chili-buyer_page1.excerpt.html",
+    ),
+    known_gaps=(
+        "no quantity or company field on the list; a buyer name only inside the site's 'Name: ... Email:' template",
+        "the list's request text is cut at about 200 characters and masks digits and contacts with '*'",
+        "lists run by offer id, not by date, so a crawl reads each list to its end or the page cap",
+        "the buy-offer page is known only from other people's scrapers (no served offer page seen)",
+        "no served last page or empty result page: their markup is inferred",
+    ),
+    date_sorted=False,
+    detail_regex=DETAIL_REGEX,
     mail_domains=("tradekey.com",),
 )
