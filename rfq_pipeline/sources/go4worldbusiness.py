@@ -1,16 +1,25 @@
-"""Parser for go4WorldBusiness buy leads: category listings (``/buyers/<Category>``) and lead detail pages.
+"""Parser for go4WorldBusiness buy leads, read from the buyer lists as the site served them in 2026.
 
-Listing cards (``div.search-results``) give the title ("Wanted : X"), the buyer's country ("Buyer From X"), the
-posting date ("Nov-15-21", day precision) and a description snippet; the detail page has the full request text,
-which is usually the site's template (Product Name / Specifications / Quantity Required / Shipping Terms /
-Destination Port / Payment Terms / Looking for suppliers from), parsed by :func:`parse_templated_description`.
+A list is ``/buyers/<keyword>.html`` (a category page, or the site search when the keyword is no category); the next
+page is the head's ``<link rel="next">`` (``?pg_buyers=N``). Each card is its own ``div.search-results``; a lead links
+``/buylead/view/<id>/wanted-:-<slug>.html`` around ``h2.entity-row-title`` ("Wanted : <title>", title-cased by the
+site). The card shows the day (``<small> Aug-17-26 </small>`` in ``div.text-right``), a VERIFIED or ARCHIVED marker,
+the buyer's flag (``i.famfamfam-flag-<iso2>``) and "Buyer From [<city>,] <country>" (``span.subtitle``), a facts block
+of labelled spans (Quantity Required, Payment Terms, Destination, Looking for suppliers from; "Not specified" when the
+buyer gave none) and the whole request in ``div.entity-row-description-search``, one ``<br />`` line per template field,
+the last line "Contact : <name>" being the only place the buyer is named. Member (supplier) cards share the card
+wrapper but link ``/member/view/``: they are not leads and are skipped. Lists run by relevance, **not by date**.
+Because the list carries the whole request, lead pages are not fetched.
+
+Fixtures: served pages saved in August 2026 (``rfq_pipeline_tests/sources/fixtures/go4worldbusiness``);
+:func:`parse_templated_description` was built on the site's real templated texts (``go4w_buyers_2019.jsonl``).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -53,65 +62,31 @@ _LABEL_AT_LINE_START = re.compile(rf"(?im)^[ \t]*(?:{_LABEL_ALTERNATION})[ \t]*:
 _LABEL_ANYWHERE = re.compile(rf"(?i)(?:{_LABEL_ALTERNATION})\s*:")
 _RULE = re.compile(r"-{5,}")  # "-----...Admin note:" trailers end the last field
 _MULTILINE_FIELDS = {"specifications"}
-_DETAIL_ATTRIBUTES = (
-    "product_name",
-    "specifications",
-    "shipping_terms",
-    "destination_port",
-    "payment_terms",
-    "looking_for_suppliers_from",
-)
+# Template fields kept as attributes (quantity, contact and the facts block's values are read elsewhere).
+_TEMPLATE_ATTRIBUTES = ("product_name", "specifications", "shipping_terms", "destination_port")
+_FLAG = re.compile(r"^famfamfam-flag-([a-z]{2})$", re.I)
+_LABEL_KEY = re.compile(r"[^a-z0-9]+")
+_NOT_SPECIFIED = {"", "not specified", "moq", "-"}
 
 
 def parse_list(html: str, *, fetched_at: datetime) -> ListPage:
-    """Parse one buyers listing page into entries (newest first) and the paging state.
+    """Parse one buyer list page into its leads in page order and the paging state.
 
-    ``fetched_at`` is unused by this source (cards carry absolute dates) but kept for a uniform parser signature.
+    ``fetched_at`` is unused by this source (cards carry absolute days) but kept for a uniform parser signature.
     Raises :class:`PageParseError` (``truncated``, ``challenge``, ``layout_drift``) for pages that cannot be trusted;
-    a page with zero cards and the site's "no buyers found" message is a valid empty result.
+    a page with no cards and the site's "no buyers found" message is a valid empty result.
     """
     del fetched_at
     tree = checked_tree(html, what="buyers list")
     cards = tree.css("div.search-results")
-    if not cards:
-        if _EMPTY_STATE.search(tree.body.text() if tree.body else ""):
+    leads = [card for card in cards if _lead_link(card) is not None]
+    if not leads:
+        if not cards and _EMPTY_STATE.search(tree.body.text() if tree.body else ""):
             return ListPage(entries=[], has_next=False, total_pages=_total_pages(tree))
-        raise PageParseError("layout_drift", "no div.search-results cards and no 'no buyers found' message")
-    entries = [_card_to_rfq(card, index) for index, card in enumerate(cards)]
-    return ListPage(entries=entries, has_next=_has_next(tree), total_pages=_total_pages(tree))
-
-
-def parse_detail(html: str, entry: ParsedRfq) -> ParsedRfq:
-    """Enrich a listing entry from its detail page: full description, quantity, buyer company and template fields.
-
-    Raises :class:`PageParseError` (``truncated``, ``challenge``, ``layout_drift``) like :func:`parse_list`.
-    """
-    # The detail-page structure (h1.entity-title, div.buylead-description, span.buyer-company) is designed from the
-    # scraped templated text and the listing selectors; it must be checked against the live site before relying on it.
-    tree = checked_tree(html, what="buy lead detail")
-    heading = tree.css_first("h1")
-    body = tree.css_first("div.buylead-description")
-    if heading is None or body is None:
-        raise PageParseError("layout_drift", "detail page without h1 title or div.buylead-description")
-    description = block_text(body, keep_blank_lines=True)
-    fields = parse_templated_description(description)
-    company_node = tree.css_first(".buyer-company")
-    company = clean_text(company_node.text()) if company_node is not None else ""
-    attributes = dict(entry.attributes)
-    attributes.update({key: fields[key] for key in _DETAIL_ATTRIBUTES if fields.get(key)})
-    categories = [clean_text(a.text()) for a in tree.css(".buylead-categories a")]
-    if categories:
-        attributes["categories"] = categories
-    country_node = tree.css_first(".buylead-country")
-    return replace(
-        entry,
-        title=entry.title or _WANTED.sub("", clean_text(heading.text())),
-        description=description or entry.description,
-        quantity_text=fields.get("quantity_required", entry.quantity_text),
-        buyer_company=company or entry.buyer_company,
-        country_raw=entry.country_raw or (clean_text(country_node.text()) if country_node is not None else ""),
-        attributes=attributes,
-    )
+        raise PageParseError("layout_drift", "no div.search-results card links a /buylead/view/<id>/ lead")
+    entries = [_card_to_rfq(card, index) for index, card in enumerate(leads)]
+    next_url = _next_url(tree)
+    return ListPage(entries=entries, has_next=next_url is not None, total_pages=_total_pages(tree), next_url=next_url)
 
 
 def parse_templated_description(text: str) -> dict[str, str]:
@@ -156,20 +131,43 @@ def parse_card_date(text: str) -> datetime | None:
         return None
 
 
+def _lead_link(card: LexborNode) -> LexborNode | None:
+    return next((a for a in card.css("a[href]") if _DETAIL_PATH.search(a.attributes.get("href") or "")), None)
+
+
 def _card_to_rfq(card: LexborNode, index: int) -> ParsedRfq:
-    title_node = card.css_first("h2.entity-row-title span")
-    link = next((a for a in card.css("a[href]") if _DETAIL_PATH.search(a.attributes.get("href") or "")), None)
+    link = _lead_link(card)
+    title_node = card.css_first("h2.entity-row-title span") or card.css_first("h2.entity-row-title")
     if title_node is None or link is None:
-        raise PageParseError("layout_drift", f"card {index} lacks h2.entity-row-title span or a /buylead/view/ link")
+        raise PageParseError("layout_drift", f"card {index} lacks h2.entity-row-title or a /buylead/view/ link")
     href = link.attributes.get("href") or ""
     match = _DETAIL_PATH.search(urlsplit(href).path or href)
     if match is None:
         raise PageParseError("layout_drift", f"card {index} detail link {href!r} is not a buy lead")
     lead_id, slug = match.group(1), match.group(2)
     detail_path = f"/buylead/view/{lead_id}/{slug}"
-    date_text = next((clean_text(s.text()) for s in card.css("small") if _DATE.search(s.text())), "")
-    country_node = card.css_first("span.subtitle")
-    snippet_node = card.css_first("div.entity-row-description-search p")
+    date_node = card.css_first("div.text-right small")
+    date_text = clean_text(date_node.text()) if date_node is not None else ""
+    if not _DATE.search(date_text):
+        date_text = next((clean_text(s.text()) for s in card.css("small") if _DATE.search(s.text())), "")
+    facts = _facts(card)
+    description_node = card.css_first("div.entity-row-description-search")
+    description = block_text(description_node) if description_node is not None else ""
+    fields = parse_templated_description(description)
+    quantity = facts.get("quantity_required", "")
+    attributes: dict[str, Any] = {key: value for key, value in facts.items() if key != "quantity_required" and value}
+    attributes.update({key: fields[key] for key in _TEMPLATE_ATTRIBUTES if fields.get(key)})
+    if card.css_first("div.archived-lead") is not None:
+        attributes["status"] = "archived"
+    elif card.css_first("div.item-verified-div") is not None:
+        attributes["status"] = "verified"
+    categories = [clean_text(a.text()).removeprefix("Buyer Of").strip() for a in card.css("div.showHideContent a")]
+    if categories := [c for c in categories if c]:
+        attributes["categories"] = categories
+    city, country = _buyer_from(card)
+    if city:
+        attributes["city"] = city
+    contact = fields.get("contact_person") or fields.get("contact", "")
     return ParsedRfq(
         source=SOURCE,
         external_id=lead_id,
@@ -177,61 +175,102 @@ def _card_to_rfq(card: LexborNode, index: int) -> ParsedRfq:
         title=_WANTED.sub("", clean_text(title_node.text())),
         posted_at=parse_card_date(date_text),
         posted_text=date_text,
-        description=clean_text(snippet_node.text()) if snippet_node is not None else "",
-        country_raw=_BUYER_FROM.sub("", clean_text(country_node.text())) if country_node is not None else "",
-        detail_path=detail_path,
+        description=description,
+        quantity_text="" if quantity.lower() in _NOT_SPECIFIED else quantity,
+        buyer_name=contact.split("\n", 1)[0],
+        country_raw=country,
+        country_code=_flag(card),
+        attributes=attributes,
     )
 
 
-def _pagination_links(tree: LexborHTMLParser) -> list[LexborNode]:
-    return tree.css("ul.pagination a[href]")
+def _facts(card: LexborNode) -> dict[str, str]:
+    """The card's "Label:" / value span pairs (Quantity Required, Payment Terms, Destination, ...)."""
+    facts: dict[str, str] = {}
+    for block in card.css("div.ellipsis"):
+        spans = block.css("span")
+        if len(spans) >= 2:
+            label = _LABEL_KEY.sub("_", clean_text(spans[0].text()).rstrip(":").lower()).strip("_")
+            if label:
+                facts.setdefault(label, clean_text(spans[1].text()))
+    return facts
 
 
-def _has_next(tree: LexborHTMLParser) -> bool:
-    for link in _pagination_links(tree):
-        rel = (link.attributes.get("rel") or "").split()
-        parent = link.parent
-        parent_classes = ((parent.attributes.get("class") or "") if parent is not None else "").split()
-        if "next" in rel or "next" in parent_classes:
-            return "disabled" not in parent_classes
-    return False
+def _buyer_from(card: LexborNode) -> tuple[str, str]:
+    """(city or region, country) of "Buyer From [<city>,] <country>"; the country is the last line."""
+    node = card.css_first("span.subtitle")
+    if node is None:
+        return "", ""
+    lines = [clean_text(line) for line in (node.text() or "").split("\n")]
+    lines = [line for line in lines if line and line.lower() != "buyer from"]
+    lines = [_BUYER_FROM.sub("", line) for line in lines]
+    lines = [line for line in lines if line]
+    if not lines:
+        return "", ""
+    return ", ".join(line.rstrip(",").strip() for line in lines[:-1]), lines[-1].rstrip(",").strip()
+
+
+def _flag(card: LexborNode) -> str:
+    for icon in card.css("i[class]"):
+        for token in (icon.attributes.get("class") or "").split():
+            match = _FLAG.match(token)
+            if match:
+                return match.group(1).upper()
+    return ""
+
+
+def _next_url(tree: LexborHTMLParser) -> str | None:
+    link = tree.css_first('link[rel="next"]')
+    href = (link.attributes.get("href") or "").strip() if link is not None else ""
+    if href:
+        return href
+    # The paging block's first "Next" is the following page ("Last" carries the same aria-label).
+    nxt = tree.css_first('ul.pagination a[aria-label="Next"]')
+    return (nxt.attributes.get("href") or "").strip() or None if nxt is not None else None
 
 
 def _total_pages(tree: LexborHTMLParser) -> int | None:
     numbers = [
-        int(m.group(1)) for a in _pagination_links(tree) if (m := _PAGE_PARAM.search(a.attributes["href"] or ""))
+        int(m.group(1))
+        for a in tree.css("ul.pagination a[href]")
+        if (m := _PAGE_PARAM.search(a.attributes["href"] or ""))
     ]
-    active = tree.css_first("ul.pagination li.active")
-    if active is not None and clean_text(active.text()).isdigit():
-        numbers.append(int(clean_text(active.text())))
     return max(numbers) if numbers else None
 
+
+FIXTURES = "rfq_pipeline_tests/sources/fixtures/go4worldbusiness"
+# Buyer lists a beauty-first exporter watches: beauty keywords and the cosmetic raw materials the site's buyers ask
+# for most (essential and peppermint oils); more by setting RFQ_SOURCE_GO4WORLDBUSINESS_LISTINGS.
+KEYWORDS = ("cosmetics", "skin-care", "hair-care", "essential-oils", "peppermint-oil", "coconut-milk", "food-flavors")
 
 SPEC = SourceSpec(
     name="go4worldbusiness",
     kind="marketplace",
-    site_url="https://www.go4worldbusiness.com",
-    # Category listings are the stable way in; which categories to watch is a setting (RFQ_SOURCE_..._LISTINGS).
-    listings=tuple(
-        f"/buyers/{category}?region=worldwide&pg_buyers={{page}}"
-        for category in (
-            "Food-Flavors",
-            "Float-Glass",
-            "Frozen-Watermelon",
-            "Peppermint",
-            "Fresh-Clams",
-            "Coconut-Milk",
-        )
-    ),
+    site_url=SITE_URL,
+    listings=tuple(f"/buyers/{keyword}.html" for keyword in KEYWORDS),
     detail_pattern="/buylead/view/<id>/wanted-:-<slug>.html",
     parse_list=parse_list,
-    parse_detail=parse_detail,
+    parse_detail=None,  # the list card carries the whole request; lead pages add nothing
     cadence="0 */3 * * *",
     rate_per_minute=20.0,
     burst=5,
     impersonate="chrome",
-    max_pages=30,
+    max_pages=10,  # 20 leads a page in relevance order: read to the end or the cap
     respect_robots=True,
-    description="go4WorldBusiness buy leads: templated requests with quantity, shipping terms and destination port.",
+    description="go4WorldBusiness buy leads from buyer lists: the whole templated request (quantity, shipping "
+    "terms, destination port, payment terms), buyer country with flag, contact name, posting day.",
+    evidence="served_page",
+    fixtures=(
+        f"{FIXTURES}/www.go4worldbusiness.com_buyers_tea_page1.excerpt.html",
+        f"{FIXTURES}/www.go4worldbusiness.com_buyers_rosa-roxburghii_page1.excerpt.html",
+    ),
+    known_gaps=(
+        "lists run by relevance, not by date, so a crawl reads each list to its end or the page cap",
+        "the buyer is named only by the request's last line, 'Contact : <name>' (no company field)",
+        "a keyword that is no category is answered by the site search, whose next links are /find?... URLs",
+        "no served last page or empty result: their markup is inferred",
+    ),
+    date_sorted=False,
+    detail_regex=r"/buylead/view/(?P<id>\d+)/[^?#\s\"']*?\.html",
     mail_domains=("go4worldbusiness.com",),
 )

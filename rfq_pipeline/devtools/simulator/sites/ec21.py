@@ -131,7 +131,8 @@ def slug(title: str, keyword: str) -> str:
 def _highlight(text: str, keyword: str) -> str:
     escaped = escape(text, quote=False)
     for part in keyword.split("-"):
-        escaped = re.sub(rf"\b({re.escape(part)}\w*)", r"<strong>\1</strong>", escaped, flags=re.I)
+        stem = part.removesuffix("s")  # the site highlights the stem's inflections too ("Chilies", "cosmetic")
+        escaped = re.sub(rf"\b({re.escape(stem)}\w*)", r"<strong>\1</strong>", escaped, flags=re.I)
     return escaped
 
 
