@@ -8,6 +8,7 @@ timed tests.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 import time
@@ -20,14 +21,16 @@ import polars as pl
 from rfq_pipeline.db import migrations, repository
 from rfq_pipeline.db.database import Database
 from rfq_pipeline.db.embedded import ensure_embedded_server, stop_embedded_server
-from rfq_pipeline.devtools.simulator import start_simulator
+from rfq_pipeline.devtools.simulator import faults, start_simulator
 from rfq_pipeline.devtools.simulator.catalog import ALIBABA_PAGE, CORPUS
 from rfq_pipeline.fetch.http_client import HttpClient
 from rfq_pipeline.normalize.rfqs import normalize_rfqs
 from rfq_pipeline.settings import Settings
 from rfq_pipeline.sources import alibaba_rfq, go4worldbusiness
+from rfq_pipeline.sources.crawl import next_page_url
 from rfq_pipeline.sources.ingest import ingest_partition
-from rfq_pipeline.sources.model import ParsedRfq
+from rfq_pipeline.sources.model import PageParseError, ParsedRfq
+from rfq_pipeline.sources.reading import read_list_page
 from rfq_pipeline.sources.registry import SOURCES, resolve
 from rfq_pipeline.store.object_store import LocalObjectStore
 
@@ -61,6 +64,7 @@ def run() -> None:
     _line("parse go4w templated descriptions (real)", seconds, rows)
 
     _bench_parsers()
+    _bench_served_pages()
 
     frame = _normalize_input(100_000)
     seconds, rows = _timed(lambda: normalize_rfqs(frame).height, 3)
@@ -135,13 +139,22 @@ def _bench_parsers() -> None:
     with start_simulator() as simulator:
         settings = Settings.from_env({"RFQ_SIMULATOR_URL": simulator.url})
         client = HttpClient()
+        start, end = _today_window(simulator.today)
         for name, raw_spec in SOURCES.items():
             spec = resolve(raw_spec, settings)
+            if not spec.listings or not spec.crawl_allowed:
+                continue
             pages = []
-            for page in range(1, 6):
-                response = client.get(spec.list_url(spec.listings[0], page, *_today_window(simulator.today)))
-                if response.ok:
-                    pages.append((response.text, response.fetched_at))
+            url = spec.list_url(spec.listings[0], 1, start, end)
+            for number in range(1, 6):
+                response = client.get(url)
+                if not response.ok:
+                    break
+                pages.append((response.text, response.fetched_at))
+                page = read_list_page(spec, response.text, fetched_at=response.fetched_at)
+                if not page.has_next:
+                    break
+                url = next_page_url(spec, spec.listings[0], response.url, page, number, start, end)
             if not pages:
                 continue
 
@@ -151,6 +164,38 @@ def _bench_parsers() -> None:
             seconds, parsed = _timed(parse, 3)
             _line(f"parse {name} list pages", seconds, parsed, "pages")
         client.close()
+
+
+def _bench_served_pages() -> None:
+    """Served-page fixtures read by each source's selectors, and the same pages redesigned, read by the fallback.
+
+    The ratio is what a layout drift costs in parsing time while the fallback extractor keeps the rows coming.
+    """
+    fixtures = Path(__file__).resolve().parents[2] / "rfq_pipeline_tests" / "sources" / "fixtures"
+    if not fixtures.is_dir():
+        print("served-page fixtures not found (run from a checkout): skipped")
+        return
+    moment = datetime(2026, 8, 27, 21, 0, tzinfo=UTC)
+    for name, spec in SOURCES.items():
+        pages = [path.read_text(encoding="utf-8") for path in sorted((fixtures / name).glob("*.excerpt.html"))]
+        if not pages:
+            continue
+        redesigned = [faults.redesigned(page) for page in pages]
+
+        def read(texts: list[str], spec=spec) -> int:
+            leads = 0
+            for _ in range(20):
+                for text in texts:
+                    # An empty result that lost its marker is reported as drift: it counts as no leads.
+                    with contextlib.suppress(PageParseError):
+                        leads += len(read_list_page(spec, text, fetched_at=moment).entries)
+            return leads
+
+        selectors_s, leads = _timed(lambda spec=spec, pages=pages: read(pages, spec), 3)
+        fallback_s, fallback_leads = _timed(lambda spec=spec, texts=redesigned: read(texts, spec), 3)
+        _line(f"read served {name} pages (selectors)", selectors_s, leads, "leads")
+        _line(f"read served {name} pages redesigned (fallback)", fallback_s, fallback_leads, "leads")
+        print(f"{'':<52}fallback / selectors time: {fallback_s / selectors_s:.1f}x")
 
 
 def _today_window(day: date) -> tuple[datetime, datetime]:
@@ -166,6 +211,8 @@ def _bench_crawl(db: Database, objects: Path) -> None:
         try:
             for name in SOURCES:
                 spec = resolve(SOURCES[name], settings)
+                if not spec.enabled:
+                    continue
                 store = LocalObjectStore(objects)
 
                 def crawl(spec=spec, store=store) -> int:
