@@ -378,4 +378,11 @@ SPEC = SourceSpec(
     respect_robots=True,
     description="Alibaba.com RFQ board (Most Recent): buyer requests with quantity, country and quotes left.",
     mail_domains=("alibaba.com",),
+    evidence="served_page",
+    fixtures=("rfq_pipeline/devtools/corpus/alibaba_rfq_list_page_2025-07.html",),
+    known_gaps=(
+        "posting times are relative ('25 minutes before') and exact only to the unit shown",
+        "request pages need a supplier sign-in: the list is all that is read",
+        "the board shows at most 100 pages, so older days are out of reach",
+    ),
 )

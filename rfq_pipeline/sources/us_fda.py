@@ -222,4 +222,14 @@ SPEC = InclusiveRangeSpec(
     "protectants, hand sanitizers ...) in the United States.",
     page_size=PAGE_SIZE,
     is_empty_result=is_empty_result,
+    evidence="served_page",
+    fixtures=(
+        "rfq_pipeline_tests/sources/fixtures/us_fda/open.fda.gov_ndc_understanding-the-api-results_examples.json",
+        "rfq_pipeline_tests/sources/fixtures/us_fda/open.fda.gov_fields_drugndc.yaml",
+    ),
+    known_gaps=(
+        "a loader of OTC product listings, not buyer requests: no quantity, the labeler is the lead",
+        "labeler_name is served but missing from the official field reference (openfda.manufacturer_name stands in)",
+        "the export lags a day: today's window is always empty",
+    ),
 )

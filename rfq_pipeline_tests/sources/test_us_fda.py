@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -230,3 +231,39 @@ def test_spec() -> None:
     assert SPEC.is_empty_result is is_empty_result
     assert SPEC.page_size == 100 and (SPEC.max_pages - 1) * SPEC.page_size <= 25_000
     assert SPEC.rate_per_minute <= 20 and SPEC.impersonate == "chrome"
+
+
+OFFICIAL = Path(__file__).parent / "fixtures" / "us_fda"
+
+
+def test_the_official_example_record_reads_as_a_lead() -> None:
+    example = json.loads((OFFICIAL / "open.fda.gov_ndc_understanding-the-api-results_examples.json").read_text())
+    served = dict(example["anatomy"], results=[example["result"]])  # a page as the API serves it: one record
+    page = parse_list(json.dumps(served), fetched_at=datetime(2026, 8, 27, tzinfo=UTC))
+    assert page.total_pages == 142572 and page.has_next is True
+    [entry] = page.entries
+    assert entry.external_id == "68682-065"
+    assert entry.title == "Oceanside Pharmaceuticals: Methoxsalen (Methoxsalen)"
+    assert entry.buyer_company == "Oceanside Pharmaceuticals" and entry.country_raw == "United States"
+    assert entry.posted_at == datetime(2014, 7, 15, tzinfo=UTC) and entry.posted_text == "20140715"
+    assert entry.attributes["product_id"] == "68682-065_12b39571-f883-4a2a-a909-aef528d77d0a"
+    assert entry.attributes["route"] == ["ORAL"] and entry.attributes["marketing_category"] == "NDA AUTHORIZED GENERIC"
+    assert entry.attributes["active_ingredients"] == [{"name": "METHOXSALEN", "strength": "10 mg/1"}]
+    assert "Packaging: 50 CAPSULE, LIQUID FILLED in 1 BOTTLE, PLASTIC (68682-065-10)" in entry.description
+
+
+def test_every_field_the_loader_reads_is_in_the_official_reference() -> None:
+    import yaml
+
+    reference = yaml.safe_load((OFFICIAL / "open.fda.gov_fields_drugndc.yaml").read_text())["properties"]
+    example = json.loads((OFFICIAL / "open.fda.gov_ndc_understanding-the-api-results_examples.json").read_text())
+    # labeler_name is served (it is in the example record) but missing from the field reference: the loader falls
+    # back to openfda.manufacturer_name, which the reference does list.
+    assert "labeler_name" in example["result"] and "labeler_name" not in reference
+    read = (
+        "product_ndc", "brand_name", "generic_name", "active_ingredients", "packaging", "route",
+        "product_type", "dosage_form", "marketing_category", "application_number", "product_id",
+        "listing_expiration_date", "pharm_class", "marketing_start_date", "openfda",
+    )  # fmt: skip
+    assert [name for name in read if name not in reference] == []
+    assert "manufacturer_name" in reference["openfda"]["properties"]
