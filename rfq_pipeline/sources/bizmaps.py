@@ -1,235 +1,354 @@
-"""Loader for a Japanese company directory (biz-maps style): beauty-related companies, most recently updated first.
+"""Loader for biz-maps.com, a Japanese company directory (not an RFQ board): the companies of a prefecture list.
 
-Each lead is a company (cosmetics wholesaler or retailer, drugstore, salon, importer) whose directory entry was newly
-listed or updated, identified by its 法人番号 (13-digit corporate number). The listing URL, the card structure
-(``div.company-card`` with a 法人番号 / 所在地 / 業種 / 資本金 / 従業員数 / 設立 table, ``事業内容`` summary and
-``更新日``) and the empty-result message were designed for the simulator; the real site's structure must be checked
-before production use.
+What it follows (``rfq_pipeline_tests/sources/fixtures/EVIDENCE_B.md``, section 4; no page served by the site seen):
 
-Japanese notations handled: update dates as "2025年07月13日" or "2025/07/13" (also unpadded and full-width
-digits, normalised with NFKC), foundation dates in the Japanese era ("平成27年4月", "令和元年10月"), capital in
-万円/億円 ("1億5,000万円"), and 非公開 for undisclosed values. The update date is Japan's calendar day, kept as that
-day at midnight UTC so that the partition is the day the directory shows.
+- **Cards** (sfix-fybe/tasks ``extract_bizmap_data.py``, commit 97ef8bc, March 2025, with its 696-row output
+  ``bizmap_companies.csv``): each company is an ``li.results__item``; the name ``.results__name``; the key-person count
+  ``.results_keyman_number--num``; the business description ``.results__text p``; the first link goes to
+  ``/item/<10 characters>`` (the external id); ``.results__table tr`` rows label ``.results__table--ttl`` and value
+  ``.results__table--txt``. A value cell holding an image is blurred (members only) and is skipped, never read.
+- **Rows and paging** (Hsiangpo/OldIron ``Japan/src/japan_crawler/sites/bizmaps/parser.py`` and
+  ``Japan/test/test_bizmaps_pagination.py``, commit 8ceba73, March 2026): rows are ``th``/``td`` pairs 業種, 住所,
+  設立年度, 代表者名, 資本金等, 電話番号, AIスコア, and a separate one-row table オリジナルタグ (not read here); when no
+  ``li.results__item`` is found, each unique ``a[href*="/item/"]`` inside ``div.results``/``div.resultsWrapper`` is
+  paired in order with the next table of at least five rows. Lists are ``/s/prefs/<01..47>`` (optionally
+  ``/s/prefs/13/m-inds/<codes>``, an industry filter seen in the 2025 scraper), 20 companies a page. Page N+1 is only
+  served with the signed ``ph`` token the previous page links (``?ph=%242y%2405%24…&page=N+1``); without it the server
+  answers page 1. The current page is ``li.page-item.current``; the counter ``div.pagination__num`` reads
+  "159801 ~ 159809件 / 159809件".
+
+Values as the 2025 output shows them, normalised with NFKC (full-width digits): 住所 "〒 456-0051 東京都墨田区横川１丁目
+１１番５号" (postcode split off), 設立年度 "2011/2/3", "1950/8" or without year "/4/1" (year kept missing), 資本金等
+"10,000,000円" or "-" (none), 業種 comma-joined with repeats (split and deduplicated).
+
+Unknown: any **posting or update date** (none is shown: entries are undated, ``posted_at`` is None, and every crawl
+window holds them); the order of a list; whether ``li.results__item`` still exists in 2026; the markup of an empty
+result (an empty results container is taken as one); the value formats of 電話番号 and AIスコア; 法人番号 on cards (not
+seen); robots.txt and terms (not found). The 2025 output has postcodes that do not match the ward of the address.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from rfq_pipeline.sources.html import checked_tree
+from rfq_pipeline.sources import fallback
+from rfq_pipeline.sources.html import checked_tree, clean_text
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
 SOURCE = "bizmaps"
 SITE_URL = "https://biz-maps.com"
-COUNTRY = "Japan"
-LISTED_INDUSTRIES = ("cosmetics-wholesale", "cosmetics-retail", "beauty-salon", "import-trading")
+COUNTRY, COUNTRY_CODE = "Japan", "JP"
+PER_PAGE = 20
 
-_COMPANY_PATH = re.compile(r"/comp/(\d{13})\b")
-_DATE = re.compile(r"(\d{4})\s*(?:年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日|/(\d{1,2})/(\d{1,2})|-(\d{1,2})-(\d{1,2}))")
-_ERA = re.compile(r"(令和|平成|昭和|大正|明治)\s*(元|\d{1,2})\s*年(?:\s*(\d{1,2})\s*月)?")
-_GREGORIAN_YEAR_MONTH = re.compile(r"(\d{4})\s*年(?:\s*(\d{1,2})\s*月)?")
-_ERA_OFFSETS = {"令和": 2018, "平成": 1988, "昭和": 1925, "大正": 1911, "明治": 1867}
-_CAPITAL = re.compile(r"(?:(\d[\d,]*)\s*億)?\s*(?:(\d[\d,]*)\s*万)?\s*(?:(\d[\d,]*))?\s*円")
-_COUNT = re.compile(r"(\d[\d,]*)\s*(?:名|人)")
+DETAIL_REGEX = r"/item/(?P<id>[A-Za-z0-9]{10})(?![A-Za-z0-9])"
+_ITEM = re.compile(DETAIL_REGEX)
+_POSTCODE = re.compile(r"〒\s*(\d{3})-?(\d{4})\s*")
+_FOUNDED = re.compile(r"(\d{4})?/(\d{1,2})(?:/(\d{1,2}))?")
+_YEN = re.compile(r"^(\d[\d,]*)円$")
 _PREFECTURE = re.compile(r"^(東京都|北海道|(?:京都|大阪)府|[^\d\s]{2,3}?県)")
-_EMPTY_STATE = re.compile(r"(?:企業|会社|結果)(?:は|が)?見つかりませんでした|該当する企業(?:は|が)?ありません")
-_PAGE_PARAM = re.compile(r"[?&](?:amp;)?page=(\d+)")
-_LABELS = {
-    "法人番号": "corporate_number",
-    "所在地": "address",
-    "本社所在地": "address",
+_TOTAL = re.compile(r"/\s*([\d,]+)\s*件")
+_INDUSTRY_SPLIT = re.compile(r"\s*[,、，]\s*")
+_KEYMAN_NOISE = re.compile(r"\s*キーマン.*$")
+_NONE = {"", "-", "ー", "―", "－"}
+_CURRENT_PAGE = ("li.page-item.current.active", "li.page-item.current", "li.current.active", "li.current", "li.active")
+_FIELDS = {
     "業種": "industry",
-    "資本金": "capital",
-    "従業員数": "employees",
-    "設立": "established",
-    "設立年月": "established",
+    "住所": "address",
+    "設立年度": "founded",
+    "代表者名": "representative",
+    "資本金等": "capital",
+    "電話番号": "phone",
+    "AIスコア": "ai_score",
 }
-_UNDISCLOSED = {"", "非公開", "-", "―", "ー", "未登録"}
+_TAG_LABEL = "オリジナルタグ"  # the separate tag table: site-assigned marketing tags, not company facts
+
+
+@dataclass(frozen=True)
+class _Card:
+    link: LexborNode
+    name: str
+    rows: list[LexborNode]
+    description: str = ""
+    keyman: str = ""
 
 
 def parse_list(html: str, *, fetched_at: datetime) -> ListPage:
-    """Parse one industry listing page into company entries (newest update first) and the paging state.
+    """Parse one page of a prefecture (or filtered) list into undated company entries and the ph-signed next link.
 
-    ``fetched_at`` is unused (cards carry absolute dates) but kept for a uniform parser signature. Raises
-    :class:`PageParseError` (``truncated``, ``challenge``, ``layout_drift``); a page without companies that says
-    「条件に一致する企業は見つかりませんでした」 is a valid empty result.
+    ``fetched_at`` is unused (nothing on the page is dated) but kept for a uniform parser signature. ``next_url`` is
+    the page's own link to page N+1 carrying ``ph=``; without one paging stops (a ``?page=N`` is never made up).
+    Raises :class:`PageParseError` (``truncated``, ``challenge``; ``layout_drift`` when neither these selectors nor
+    the generic extractor find a company); a results container without companies is a valid empty result.
     """
     del fetched_at
     tree = checked_tree(html, what="company list")
-    cards = tree.css("div.company-card")
-    if not cards:
-        if _EMPTY_STATE.search(_normalise(tree.body.text() if tree.body else "")):
-            return ListPage(entries=[], has_next=False, total_pages=_total_pages(tree))
-        raise PageParseError("layout_drift", "no div.company-card entries and no 「見つかりませんでした」 message")
-    entries = [_card_to_rfq(card, index) for index, card in enumerate(cards)]
-    has_next = tree.css_first("div.pagination a.pagination__next[href]") is not None
-    return ListPage(entries=entries, has_next=has_next, total_pages=_total_pages(tree))
-
-
-def parse_japanese_date(text: str) -> date | None:
-    """The first date in ``text``: "2025年07月13日", "2025年7月3日", "2025/07/13", "2025-07-13", full-width too."""
-    match = _DATE.search(_normalise(text))
-    if match is None:
-        return None
-    year = int(match.group(1))
-    month, day = next((int(m), int(d)) for m, d in (match.group(2, 3), match.group(4, 5), match.group(6, 7)) if m)
     try:
-        return date(year, month, day)
-    except ValueError:
-        return None
+        return _read(tree)
+    except PageParseError as drift:
+        if drift.kind != "layout_drift":
+            raise
+        return _read_generically(html, drift)
 
 
-def parse_year_month(text: str) -> tuple[int, int | None] | None:
-    """A foundation date as (year, month or None): Japanese era ("平成27年4月", "令和元年") or "2015年4月"."""
-    normalised = _normalise(text)
-    era = _ERA.search(normalised)
-    if era is not None:
-        number = 1 if era.group(2) == "元" else int(era.group(2))
-        year, month = _ERA_OFFSETS[era.group(1)] + number, era.group(3)
-    else:
-        gregorian = _GREGORIAN_YEAR_MONTH.search(normalised)
-        if gregorian is None:
-            return None
-        year, month = int(gregorian.group(1)), gregorian.group(2)
-    month_no = int(month) if month else None
-    if month_no is not None and not 1 <= month_no <= 12:
-        return None
-    return year, month_no
-
-
-def parse_capital_yen(text: str) -> int | None:
-    """Capital in yen from "1,000万円", "1億円", "1億5,000万円" or "3,000,000円"; None for 非公開 or no amount."""
-    match = _CAPITAL.search(_normalise(text))
-    if match is None or not any(match.groups()):
-        return None
-    oku, man, yen = (int(group.replace(",", "")) if group else 0 for group in match.groups())
-    return oku * 100_000_000 + man * 10_000 + yen
-
-
-def corporate_number_is_valid(number: str) -> bool:
-    """Whether a 13-digit 法人番号's leading check digit matches its 12-digit base."""
-    number = _normalise(number).strip()
-    if len(number) != 13 or not number.isdigit():
-        return False
-    base = number[1:]
-    total = sum(int(digit) * (2 if position % 2 == 0 else 1) for position, digit in enumerate(reversed(base), 1))
-    return int(number[0]) == 9 - total % 9
-
-
-def _normalise(text: str) -> str:
-    # NFKC folds full-width digits and punctuation (２０２５／０７／１３) into their ASCII forms.
-    return " ".join(unicodedata.normalize("NFKC", text or "").split())
-
-
-def _card_fields(card: LexborNode) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for row in card.css("table.company-card__table tr"):
-        label, value = row.css_first("th"), row.css_first("td")
-        if label is None or value is None:
-            continue
-        key = _LABELS.get(_normalise(label.text()).replace(" ", ""))
-        if key:
-            fields[key] = " ".join((value.text() or "").split())
-    return fields
-
-
-def _card_to_rfq(card: LexborNode, index: int) -> ParsedRfq:
-    link = card.css_first("h2.company-card__name a[href]")
-    if link is None:
-        raise PageParseError("layout_drift", f"company card {index} lacks h2.company-card__name a")
-    name = " ".join((link.text() or "").split())
-    fields = _card_fields(card)
-    path_match = _COMPANY_PATH.search(link.attributes.get("href") or "")
-    number = _normalise(fields.get("corporate_number", "")).replace(" ", "") or (
-        path_match.group(1) if path_match else ""
+def _read(tree: LexborHTMLParser) -> ListPage:
+    cards = _cards(tree)
+    current = _current_page(tree)
+    total = _total_entries(tree)
+    if not cards:
+        if tree.css_first("div.results, div.resultsWrapper") is not None or total == 0:
+            return ListPage(entries=[], has_next=False, total_entries=total, page_number=current)
+        raise PageParseError("layout_drift", "no li.results__item, and no /item/ links in div.results to pair")
+    entries = [_card_to_rfq(card) for card in cards]
+    next_url = _next_url(tree, current)
+    return ListPage(
+        entries=entries,
+        has_next=next_url is not None,
+        next_url=next_url,
+        total_pages=-(-total // PER_PAGE) if total else None,
+        total_entries=total,
+        page_number=current,
     )
-    if not name or not re.fullmatch(r"\d{13}", number):
-        raise PageParseError("layout_drift", f"company card {index} lacks a name or a 13-digit 法人番号")
-    industry = fields.get("industry", "")
-    date_node = card.css_first("p.company-card__date")
-    date_text = " ".join((date_node.text() or "").split()) if date_node is not None else ""
-    # The card labels its date 「更新日：」; only the date itself is kept as the posted text.
-    posted_text = re.sub(r"^[^0-9０-９]*", "", date_text)
-    updated = parse_japanese_date(date_text)
-    summary_node = card.css_first("p.company-card__summary")
-    summary = " ".join((summary_node.text() or "").split()) if summary_node is not None else ""
-    summary = re.sub(r"^事業内容\s*[:：]\s*", "", summary)
-    address = fields.get("address", "")
-    prefecture = _PREFECTURE.match(address)
-    capital = fields.get("capital", "")
-    employees = fields.get("employees", "")
-    employee_count = _COUNT.search(_normalise(employees))
-    established = parse_year_month(fields.get("established", ""))
-    badge = card.css_first(".company-card__badge")
-    attributes: dict[str, Any] = {
-        "corporate_number_valid": corporate_number_is_valid(number),
-        "industry": industry,
-        "prefecture": prefecture.group(1) if prefecture else "",
-        "address": address,
-        "capital_text": capital,
-        "capital_yen": None if capital in _UNDISCLOSED else parse_capital_yen(capital),
-        "employees_text": employees,
-        "employees": int(employee_count.group(1).replace(",", "")) if employee_count else None,
-        "established_text": fields.get("established", ""),
-        "established": _iso_year_month(established),
-        "is_new": badge is not None and "NEW" in _normalise(badge.text()).upper(),
-    }
+
+
+def _cards(tree: LexborHTMLParser) -> list[_Card]:
+    """Cards of the 2025 markup (``li.results__item``), else the 2026 crawler's pairing of links and tables."""
+    cards = []
+    for item in tree.css("li.results__item"):
+        link = next((a for a in item.css("a[href]") if _ITEM.search(a.attributes.get("href") or "")), None)
+        if link is None:
+            raise PageParseError("layout_drift", "li.results__item without a link to /item/<id>")
+        name_node = item.css_first(".results__name")
+        text_node = item.css_first(".results__text p")
+        keyman = item.css_first(".results_keyman_number--num")
+        cards.append(
+            _Card(
+                link=link,
+                name=clean_text(name_node.text()) if name_node is not None else _link_name(link),
+                rows=item.css("tr"),
+                description=clean_text(text_node.text()) if text_node is not None else "",
+                keyman=_norm(keyman.text()) if keyman is not None else "",
+            )
+        )
+    if cards:
+        return cards
+    wrapper = tree.css_first("div.results, div.resultsWrapper")
+    if wrapper is None:
+        return []
+    links: dict[str, LexborNode] = {}
+    for link in wrapper.css('a[href*="/item/"]'):
+        match = _ITEM.search(link.attributes.get("href") or "")
+        if match is not None:
+            links.setdefault(match.group("id"), link)
+    tables = [table for table in wrapper.css("table") if len(table.css("tr")) >= 5]
+    # Paired in order, as the 2026 crawler does; a link without a table (or the reverse) is left out.
+    pairs = zip(links.values(), tables, strict=False)
+    return [_Card(link=link, name=_link_name(link), rows=table.css("tr")) for link, table in pairs]
+
+
+def _card_to_rfq(card: _Card) -> ParsedRfq:
+    href = card.link.attributes.get("href") or ""
+    match = _ITEM.search(href)
+    if match is None or not card.name:
+        raise PageParseError("layout_drift", f"company card without an /item/<id> link or a name ({href!r})")
+    values, blurred, others = _rows(card.rows)
+    attributes: dict[str, Any] = {}
+    if card.keyman.isdigit():
+        attributes["keyman_count"] = int(card.keyman)
+    if "industry" in values:
+        attributes["industries"] = list(dict.fromkeys(p for p in _INDUSTRY_SPLIT.split(values["industry"]) if p))
+    if "address" in values:
+        attributes.update(_address(values["address"]))
+    if "founded" in values:
+        attributes.update(_founded(values["founded"]))
+    if "capital" in values:
+        attributes["capital_text"] = values["capital"]
+        yen = _YEN.match(values["capital"].replace(" ", ""))
+        attributes["capital_yen"] = int(yen.group(1).replace(",", "")) if yen else None
+    for key in ("phone", "ai_score"):
+        if key in values:
+            attributes[key] = values[key]
+    if others:
+        attributes["other_rows"] = others
+    if blurred:
+        attributes["blurred"] = blurred
     return ParsedRfq(
         source=SOURCE,
-        external_id=number,
-        canonical_url=f"{SITE_URL}/comp/{number}",
-        title=f"{name}｜{industry}" if industry else name,
-        posted_at=datetime(updated.year, updated.month, updated.day, tzinfo=UTC) if updated else None,
-        posted_text=posted_text,
-        description=summary,
-        buyer_company=name,
+        external_id=match.group("id"),
+        canonical_url=f"{SITE_URL}/item/{match.group('id')}",
+        title=card.name,
+        posted_at=None,
+        description=card.description,
+        buyer_name=values.get("representative", ""),
+        buyer_company=card.name,
         country_raw=COUNTRY,
+        country_code=COUNTRY_CODE,
         attributes=attributes,
     )
 
 
-def _iso_year_month(value: tuple[int, int | None] | None) -> str:
-    """(2015, 4) -> "2015-04"; (2015, None) -> "2015"; None -> ""."""
-    if value is None:
-        return ""
-    year, month = value
-    return f"{year:04d}-{month:02d}" if month else f"{year:04d}"
+def _rows(rows: list[LexborNode]) -> tuple[dict[str, str], list[str], dict[str, str]]:
+    """Known values by field, the labels whose values are blurred images, and any other labelled value."""
+    values: dict[str, str] = {}
+    blurred: list[str] = []
+    others: dict[str, str] = {}
+    for row in rows:
+        label_node = row.css_first(".results__table--ttl") or row.css_first("th")
+        value_node = row.css_first(".results__table--txt") or row.css_first("td")
+        if label_node is None or value_node is None:
+            continue
+        label = _norm(label_node.text()).replace(" ", "")
+        if not label or label == _TAG_LABEL:
+            continue
+        if value_node.css_first("img") is not None:
+            blurred.append(label)
+            continue
+        value = _norm(value_node.text())
+        field = _FIELDS.get(label)
+        if field is None:
+            others[label] = value
+        elif value not in _NONE or field == "capital":
+            values[field] = value
+    return values, blurred, others
 
 
-def _total_pages(tree: LexborHTMLParser) -> int | None:
-    numbers = [
-        int(m.group(1))
-        for a in tree.css("div.pagination a[href]")
-        if (m := _PAGE_PARAM.search(a.attributes.get("href") or ""))
+def _address(value: str) -> dict[str, Any]:
+    postcode = _POSTCODE.match(value)
+    address = value[postcode.end() :].strip() if postcode else value
+    prefecture = _PREFECTURE.match(address)
+    found: dict[str, Any] = {"address": address}
+    if postcode:
+        found["postcode"] = f"{postcode.group(1)}-{postcode.group(2)}"
+    if prefecture:
+        found["prefecture"] = prefecture.group(1)
+    return found
+
+
+def _founded(value: str) -> dict[str, Any]:
+    found: dict[str, Any] = {"founded_text": value}
+    match = _FOUNDED.search(value)
+    if match is None or not 1 <= int(match.group(2)) <= 12:
+        return found
+    day = int(match.group(3)) if match.group(3) else None
+    found["founded_year"] = int(match.group(1)) if match.group(1) else None
+    found["founded_month"] = int(match.group(2))
+    found["founded_day"] = day if day is not None and 1 <= day <= 31 else None
+    return found
+
+
+def _link_name(link: LexborNode) -> str:
+    """The name in a card link: its first line, without the "キーマン人数" key-person counter the link also holds."""
+    lines = [clean_text(line) for line in (link.text(separator="\n") or "").split("\n")]
+    first = next((line for line in lines if line), "")
+    return _KEYMAN_NOISE.sub("", first)
+
+
+def _current_page(tree: LexborHTMLParser) -> int | None:
+    for selector in _CURRENT_PAGE:
+        for node in tree.css(selector):
+            text = _norm(node.text())
+            if text.isdigit():
+                return int(text)
+    return None
+
+
+def _next_url(tree: LexborHTMLParser, current: int | None) -> str | None:
+    """The page's own link to page ``current + 1`` that carries a ``ph`` token (the ``rel=next`` one if unnumbered)."""
+    for link in tree.css('a[href*="page="]'):
+        href = (link.attributes.get("href") or "").strip()
+        query = parse_qs(urlsplit(href).query)
+        page, token = query.get("page", [""])[0], query.get("ph", [""])[0]
+        if not token:
+            continue
+        if (current is not None and page == str(current + 1)) or (
+            current is None and "next" in (link.attributes.get("rel") or "").split()
+        ):
+            return href
+    return None
+
+
+def _total_entries(tree: LexborHTMLParser) -> int | None:
+    counter = tree.css_first("div.pagination__num")
+    match = _TOTAL.search(_norm(counter.text())) if counter is not None else None
+    return int(match.group(1).replace(",", "")) if match else None
+
+
+def _read_generically(html: str, drift: PageParseError) -> ListPage:
+    """The generic extractor's reading of a redesigned page, without the dates it would take from the cards.
+
+    A card's only dates are founding dates ("2011/2/3"); read as posting days they would push the company out of
+    every crawl window, so the entries stay undated, as the directory shows them.
+    """
+    found = fallback.extract(html, source=SOURCE, detail_regex=DETAIL_REGEX, site_url=SITE_URL, drift=str(drift))
+    if not found.entries:
+        raise drift
+    entries = [
+        replace(
+            entry,
+            title=_KEYMAN_NOISE.sub("", entry.title) or entry.title,
+            posted_at=None,
+            posted_text="",
+            country_raw=COUNTRY,
+            country_code=COUNTRY_CODE,
+            buyer_company=_KEYMAN_NOISE.sub("", entry.title) or entry.title,
+        )
+        for entry in found.entries
     ]
-    current = tree.css_first("div.pagination .pagination__current")
-    if current is not None and _normalise(current.text()).isdigit():
-        numbers.append(int(_normalise(current.text())))
-    return max(numbers) if numbers else None
+    return replace(found, entries=entries)
+
+
+def _norm(text: str | None) -> str:
+    # Table values only: NFKC folds full-width digits and signs (１１番５号, －) into ASCII. Names and descriptions
+    # keep the characters the company chose (＆, full-width letters).
+    return " ".join(unicodedata.normalize("NFKC", text or "").split())
+
+
+def prefecture_listing(code: int, industry_codes: tuple[int, ...] = ()) -> str:
+    """The list of one prefecture (JIS code 1-47), optionally filtered by the site's industry codes (``m-inds``)."""
+    path = f"/s/prefs/{code:02d}"
+    return f"{path}/m-inds/{','.join(str(c) for c in industry_codes)}" if industry_codes else path
 
 
 SPEC = SourceSpec(
     name="bizmaps",
     kind="loader",
     site_url=SITE_URL,
-    # The industries a beauty exporter sells to; each listing is sorted by update date, newest first.
-    listings=tuple(f"/s/industries/{industry}/?sort=update&page={{page}}" for industry in LISTED_INDUSTRIES),
-    detail_pattern="/comp/<法人番号>",
+    # Tokyo. Pages after the first come only from each page's ph-signed link, so the listing has no {page}.
+    listings=(prefecture_listing(13),),
+    detail_pattern="/item/<10 characters>",
     parse_list=parse_list,
-    parse_detail=None,  # the cards carry what the lead needs; company pages add contact details only
+    parse_detail=None,  # company pages were not examined by any source
     cadence="0 4 * * *",
-    rate_per_minute=8.0,
+    rate_per_minute=6.0,
     burst=2,
     impersonate="chrome",
-    max_pages=25,  # 20 companies a page per industry
+    # Undated companies belong to every window, so every crawl reads the same first pages again: keep it short.
+    max_pages=5,
     respect_robots=True,
-    description="Japanese company directory: cosmetics wholesalers and retailers, drugstores, salons and importers "
-    "newly listed or updated, with 法人番号, address, capital and employees.",
-    page_size=20,
+    description="biz-maps.com Japanese company directory (Tokyo): company name, industries, address and postcode, "
+    "founding date, representative, capital, business description.",
+    page_size=PER_PAGE,
+    evidence="second_hand",
+    fixtures=(),
+    known_gaps=(
+        "no posting or update date is shown: companies are undated and belong to every crawl window, so each crawl "
+        "re-reads the first pages of the list",
+        "values shown as images (blurred for non-members) are missing, never read",
+        "the list's order is unknown (not by date): a crawl reads the page cap",
+        "pages after the first need the ph token of the previous page's link; a page served for a rejected token "
+        "(page 1 again) is caught by the page number its pagination marks; the crawl then stops",
+        "whether li.results__item still exists in 2026 is unknown; a link/table pairing reads the 2026 markup",
+        "formats of 電話番号 and AIスコア are unknown; 法人番号 is not on the cards",
+        "postcodes may not match the address (seen in the 2025 scraped output)",
+        "robots.txt and terms were not found; the industry codes of the m-inds filter for beauty trades are unknown",
+    ),
+    date_sorted=False,
+    detail_regex=DETAIL_REGEX,
 )

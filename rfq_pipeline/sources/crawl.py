@@ -143,6 +143,10 @@ def _crawl_listing(
         page, page_id = _parse_list_page(spec, sink, response, result, client=client)
         if page is None:
             return f"failed on page {page_no}"
+        if page.page_number is not None and page.page_number != page_no:
+            # A site that rejects a paging token answers with another page (biz-maps: page 1); its entries were
+            # read already, and its links would walk the list again from there.
+            return f"the site answered page {page.page_number} for page {page_no}"
         for entry in page.entries:
             if entry.external_id in seen or not posted_in_window(entry, start, end):
                 continue

@@ -1,227 +1,304 @@
-"""Parser for Made-in-China.com sourcing requests (buyers' purchase requests): the list and each request's page.
+"""Parser for Made-in-China.com sourcing requests (buyers' purchase requests), built on second-hand evidence only.
 
-List cards (``div.sr-list div.sr-item``) link to ``/sourcing-requests/<ID>/<Title-Words>.html`` (the id is a
-12-letter code, not a number) and show the purchase quantity with plural units ("20,000 Pieces"), the destination
-country and a posting time that is relative for the last week ("Just now", "5 hours ago", "3 days ago") and an ISO
-date ("2025-07-01") before that. The request page (``div.sr-detail``) has the full text, trade and payment terms,
-the validity date, the buyer's company when the buyer chose to show it, and the exact posting time in China time
-("2025-07-13 17:24:05 (GMT+08:00)"), which replaces the list's approximate time.
+What it follows (``rfq_pipeline_tests/sources/fixtures/EVIDENCE_B.md``, section 3; no page served by the site seen):
 
-The selectors were designed for the simulator; they must be checked against the live site before production use.
+- **List** (markup of 2014-2018 scrapers, probably stale): a Scrapy spider dated 13 Feb 2018 (index file 3159081468,
+  repository not resolved) reads ``div.sc-list-buyer > ul.sc-list-bd > li`` with the title and the relative link in
+  ``h6.title > a``, from ``/sourcingrequest?keyword=&excat=&region=&pdate=&sort=&page=N&way=inner&type=lastest`` on
+  ``sourcing.made-in-china.com``; a PHP collector (``Shendou_Collect_MadeInChina_List``, index file 40509826811,
+  undated) reads from each card, in this order, the link and title, ``span.country``, the quantity in ``div.price``
+  after "Purchase Quantity", ``p.desc``, ``p.date`` (posted), ``div.qty`` (quotes left) and ``p.date2`` (valid to),
+  from the keyword form ``/sourcingrequest?keyword=<kw>&sort=post_date_desc&page=N&type=keyword``.
+- **Request page** (labels of the 2018 spider): each fact is a ``li`` whose first ``span`` is the label
+  (``span.gray.info-title``: "Purchase Quantity:", "Date Posted:", "Valid to:", "Quote Left:"; "Request From:" inside a
+  ``span.long-name``) and whose second ``span`` is the value; the request text is ``div.prod-info
+  div.description-info`` and the category trail ``div.ellipsis-rfq-div``. Request pages were public in 2026 at
+  ``https://sourcing.made-in-china.com/request/<12 letters>/<Title-Words>.html`` (ids ``inItVvTEJKoh``,
+  ``umgfILojYvbt`` cited by a Turkish survey of 28 Aug 2026 and a Chinese test log), showing validity date, quantity,
+  trade term and description. Labels are found by their text, not by class, so a restyled page still reads.
+- **Access**: a source registry screened in Sept 2026 (Astronaut-Free/Buyer-Hunter ``b2b_source_registry_v4.json``)
+  classes the request list as needing an authorised supplier account; the supplier entry is ``/suppliers.html``.
+  A sign-in page served instead of the list surfaces as a ``challenge`` (:func:`checked_tree`).
+
+Unknown, and therefore not assumed: the current list HTML; whether a 2018 list links to ``/request/<id>/<slug>.html``
+(the 2026 form, taken here as the detail link); the **date formats** (any day :func:`dates.find_day` reads, or a
+relative "N hours ago"/"Today"/"Yesterday", is accepted; the time zone of the shown day is unknown and the day is kept
+as midnight UTC); the pager markup (pages are reached by the URL's ``page=N`` until a page without requests, the
+window start or the page cap); the text of an empty result (an empty ``ul.sc-list-bd`` is taken as one); the label
+of the trade term on request pages (labels other than the five above are kept under their own names).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from rfq_pipeline.sources.dates import find_day
 from rfq_pipeline.sources.html import block_text, checked_tree, clean_text
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
 SOURCE = "made_in_china"
-SITE_URL = "https://www.made-in-china.com"
+SITE_URL = "https://sourcing.made-in-china.com"
 
-_REQUEST_PATH = re.compile(r"/sourcing-requests/([A-Za-z0-9]{8,16})/([A-Za-z0-9-]+)\.html")
-_RELATIVE = re.compile(r"^(?:(?P<n>\d+)|an?|one)\s+(?P<unit>minute|min|hour|day|week)s?\s+ago$", re.IGNORECASE)
+DETAIL_REGEX = r"/request/(?P<id>[A-Za-z]{12})/(?P<slug>[^/?#\s]+)\.html"
+_REQUEST_PATH = re.compile(DETAIL_REGEX)
+_RELATIVE = re.compile(
+    r"\b(?P<n>\d+|an?|one)\s+(?P<unit>min(?:ute)?|hour|day|week)s?\s+ago\b|\b(?P<word>just\s+now|today|yesterday)\b",
+    re.IGNORECASE,
+)
 _UNITS = {
-    "minute": timedelta(minutes=1),
     "min": timedelta(minutes=1),
+    "minute": timedelta(minutes=1),
     "hour": timedelta(hours=1),
     "day": timedelta(days=1),
     "week": timedelta(weeks=1),
 }
-_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
-_ZONED_TIME = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*\(?\s*(?:GMT|UTC)\s*([+-])(\d{1,2}):?(\d{2})?\s*\)?"
-)
-_EMPTY_STATE = re.compile(r"\bno\s+sourcing\s+requests?\s+(?:were\s+)?found\b", re.IGNORECASE)
-_PAGE_NUMBER = re.compile(r"/list-(\d+)\.html")
-_LABEL_PREFIX = re.compile(r"^[^:]*:\s*")
+_QUANTITY_LABEL = re.compile(r"^\s*purchase\s+quantity\s*:?\s*", re.IGNORECASE)
+_NUMBER = re.compile(r"\d[\d,]*")
 _LABEL_KEY = re.compile(r"[^a-z0-9]+")
+# The request-page labels the 2018 spider reads, by the field they fill.
+_DETAIL_LABELS = {
+    "purchase_quantity": "quantity",
+    "date_posted": "posted",
+    "valid_to": "valid_to",
+    "quote_left": "quotes_left",
+    "request_from": "country",
+}
 
 
 def parse_list(html: str, *, fetched_at: datetime) -> ListPage:
-    """Parse one list page into requests (newest first) and the paging state.
+    """Parse one sourcing-request list page into its requests in page order.
 
-    Relative posting times are measured back from ``fetched_at``. Raises :class:`PageParseError` (``truncated``,
-    ``challenge``, ``layout_drift``); a page with no cards and the "No sourcing requests found" message is a valid
-    empty result.
+    Relative posting times ("5 hours ago") are measured back from ``fetched_at``. The pager's markup is not known, so
+    ``has_next`` is True whenever the page holds requests and the next page is built from the listing's ``page=N``.
+    Raises :class:`PageParseError` (``truncated``, ``challenge`` (also for a sign-in page), ``layout_drift``); an
+    empty ``ul.sc-list-bd`` is a valid empty result.
     """
     fetched_at = _as_utc(fetched_at)
     tree = checked_tree(html, what="sourcing request list")
-    items = tree.css("div.sr-list div.sr-item")
+    box = tree.css_first("div.sc-list-buyer ul.sc-list-bd")
+    items = [item for item in box.iter() if item.tag == "li"] if box is not None else []
     if not items:
-        empty = tree.css_first(".sr-empty")
-        if empty is not None and _EMPTY_STATE.search(empty.text()):
-            return ListPage(entries=[], has_next=False, total_pages=_total_pages(tree))
-        raise PageParseError("layout_drift", "no div.sr-list div.sr-item cards and no 'No sourcing requests' message")
+        if box is not None:
+            return ListPage(entries=[], has_next=False)
+        raise PageParseError("layout_drift", "no div.sc-list-buyer ul.sc-list-bd list of requests")
     entries = [_item_to_rfq(item, index, fetched_at) for index, item in enumerate(items)]
-    return ListPage(entries=entries, has_next=_has_next(tree), total_pages=_total_pages(tree))
+    return ListPage(entries=entries, has_next=True)
 
 
 def parse_detail(html: str, entry: ParsedRfq) -> ParsedRfq:
-    """Enrich a list entry from its request page: full text, exact posting time, terms, validity and buyer company.
+    """Enrich a list entry from its request page: the full request text, the category trail and the labelled facts.
 
-    Raises :class:`PageParseError` (``truncated``, ``challenge``, ``layout_drift``) like :func:`parse_list`.
+    The list's posting day is kept when it has one (the crawl placed the entry in its window by it). Raises
+    :class:`PageParseError` (``truncated``, ``challenge``, ``layout_drift`` when neither a known label nor the
+    description is on the page).
     """
     tree = checked_tree(html, what="sourcing request")
-    box = tree.css_first("div.sr-detail")
-    title = box.css_first("h1.sr-detail-title") if box is not None else None
-    if box is None or title is None:
-        raise PageParseError("layout_drift", "request page without div.sr-detail h1.sr-detail-title")
-    info: dict[str, str] = {}
-    for row in box.css("table.sr-detail-info tr"):
-        label, value = row.css_first("th"), row.css_first("td")
-        if label is not None and value is not None:
-            info.setdefault(_LABEL_KEY.sub("_", clean_text(label.text()).lower()).strip("_"), clean_text(value.text()))
-    text_node = box.css_first(".sr-detail-text")
-    company_node = box.css_first(".buyer-company")
-
+    facts = _labelled_facts(tree)
+    description_node = tree.css_first("div.prod-info div.description-info")
+    known = {field: facts[label] for label, field in _DETAIL_LABELS.items() if label in facts}
+    if not known and description_node is None:
+        raise PageParseError(
+            "layout_drift", "request page without the 2018 labels or div.prod-info div.description-info"
+        )
     attributes: dict[str, Any] = dict(entry.attributes)
-    for key in ("trade_terms", "payment_terms", "category"):
-        if info.get(key):
-            attributes[key] = info[key]
-    valid_to = _ISO_DATE.search(info.get("valid_to", ""))
-    if valid_to:
-        attributes["valid_to"] = valid_to.group(0)
-    posted_local = info.get("posted_time", "")
-    exact = parse_zoned_time(posted_local)
-    if posted_local:
-        attributes["posted_local"] = posted_local
+    for label, value in facts.items():
+        if label not in _DETAIL_LABELS and value:
+            attributes[label] = value
+    if "quotes_left" in known:
+        attributes.update(_quotes_left(known["quotes_left"]))
+    if "valid_to" in known:
+        attributes.update(_valid_to(known["valid_to"]))
+    trail = tree.css_first("div.ellipsis-rfq-div")
+    if trail is not None and clean_text(trail.text()):
+        attributes["breadcrumb"] = clean_text(trail.text(separator=" "))
+    posted_at = entry.posted_at
+    if "posted" in known:
+        attributes["date_posted_text"] = known["posted"]
+        if posted_at is None and (day := find_day(known["posted"])) is not None:
+            posted_at = day[0]
+    description = block_text(description_node, paragraphs=True) if description_node is not None else ""
     return replace(
         entry,
-        title=clean_text(title.text()) or entry.title,
-        posted_at=exact or entry.posted_at,
-        description=block_text(text_node, paragraphs=True) if text_node is not None else entry.description,
-        quantity_text=info.get("purchase_quantity") or entry.quantity_text,
-        country_raw=info.get("destination_country") or entry.country_raw,
-        buyer_company=clean_text(company_node.text()) if company_node is not None else entry.buyer_company,
+        posted_at=posted_at,
+        description=description or entry.description,
+        quantity_text=known.get("quantity") or entry.quantity_text,
+        country_raw=known.get("country") or entry.country_raw,
         attributes=attributes,
     )
 
 
-def parse_posted_time(text: str, fetched_at: datetime) -> datetime | None:
-    """The list's posting time as UTC: relative texts are measured back from ``fetched_at``, ISO dates are midnight.
+def parse_posted(text: str, fetched_at: datetime) -> datetime | None:
+    """A posting time as UTC from whatever the page prints (the format was never recorded).
 
-    Understands "Just now", "N minute(s)/hour(s)/day(s)/week(s) ago", "an hour ago", "yesterday" and "YYYY-MM-DD";
-    returns ``None`` otherwise.
+    Any day :func:`rfq_pipeline.sources.dates.find_day` reads ("2026-08-27", "27 Aug 2026", "Aug 27, 2026") is that
+    day at midnight UTC; "Just now", "N minutes/hours/days/weeks ago" are measured back from ``fetched_at``; "Today"
+    and "Yesterday" are the UTC day of ``fetched_at`` and the day before. ``None`` otherwise.
     """
     fetched_at = _as_utc(fetched_at)
-    value = clean_text(text)
-    lowered = value.lower()
-    if lowered in ("just now", "now"):
+    found = find_day(text)
+    if found is not None:
+        return found[0]
+    relative = _RELATIVE.search(text)
+    if relative is None:
+        return None
+    word = (relative.group("word") or "").lower()
+    midnight = fetched_at.replace(hour=0, minute=0, second=0, microsecond=0)
+    if word.startswith("just"):
         return fetched_at
-    if lowered == "yesterday":
-        return fetched_at - timedelta(days=1)
-    relative = _RELATIVE.match(value)
-    if relative:
-        return fetched_at - int(relative.group("n") or 1) * _UNITS[relative.group("unit").lower()]
-    iso = _ISO_DATE.fullmatch(value)
-    if iso:
-        try:
-            day = date(int(iso.group(1)), int(iso.group(2)), int(iso.group(3)))
-        except ValueError:
-            return None
-        return datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return None
-
-
-def parse_zoned_time(text: str) -> datetime | None:
-    """A "2025-07-13 17:24:05 (GMT+08:00)" time as UTC; ``None`` without an explicit offset or on a bad value."""
-    match = _ZONED_TIME.search(text)
-    if not match:
-        return None
-    year, month, day, hour, minute = (int(match.group(i)) for i in range(1, 6))
-    second = int(match.group(6) or 0)
-    offset = timedelta(hours=int(match.group(8)), minutes=int(match.group(9) or 0))
-    zone = timezone(offset if match.group(7) == "+" else -offset)
-    try:
-        return datetime(year, month, day, hour, minute, second, tzinfo=zone).astimezone(UTC)
-    except ValueError:
-        return None
+    if word == "today":
+        return midnight
+    if word == "yesterday":
+        return midnight - timedelta(days=1)
+    count = relative.group("n").lower()
+    number = int(count) if count.isdigit() else 1
+    return fetched_at - number * _UNITS[relative.group("unit").lower()]
 
 
 def request_url(request_id: str, slug: str) -> str:
-    """The public URL of a sourcing request."""
-    return f"{SITE_URL}/sourcing-requests/{request_id}/{slug}.html"
+    """The public URL of a sourcing request, in the form cited for 2026."""
+    return f"{SITE_URL}/request/{request_id}/{slug}.html"
+
+
+def keyword_listing(keyword: str) -> str:
+    """The listing of one keyword, newest first, in the form of the PHP collector (``sort=post_date_desc``)."""
+    words = "+".join(re.findall(r"[A-Za-z0-9]+", keyword))
+    return f"/sourcingrequest?keyword={words}&sort=post_date_desc&page={{page}}&type=keyword"
 
 
 def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _value(item: LexborNode, selector: str) -> str:
-    """A card attribute without its "Label:" prefix."""
-    node = item.css_first(selector)
-    return _LABEL_PREFIX.sub("", clean_text(node.text()), count=1) if node is not None else ""
-
-
 def _item_to_rfq(item: LexborNode, index: int, fetched_at: datetime) -> ParsedRfq:
-    link = next(
-        (a for a in item.css("h2.sr-item-title a[href]") if _REQUEST_PATH.search(a.attributes.get("href") or "")),
-        None,
-    )
-    if link is None:
-        raise PageParseError("layout_drift", f"card {index} has no h2.sr-item-title link to a sourcing request")
-    match = _REQUEST_PATH.search(link.attributes.get("href") or "")
-    assert match is not None  # the link was chosen by the same pattern
-    request_id, slug = match.group(1), match.group(2)
-    title = clean_text(link.text())
-    time_node = item.css_first(".sr-time")
-    if not title or time_node is None:
-        raise PageParseError("layout_drift", f"card {request_id} lacks a title or a .sr-time")
-    posted_text = clean_text(time_node.text())
-    desc = item.css_first(".sr-item-desc")
+    link = item.css_first("h6.title a[href]")
+    href = (link.attributes.get("href") or "").strip() if link is not None else ""
+    match = _REQUEST_PATH.search(href)
+    if link is None or match is None:
+        raise PageParseError("layout_drift", f"request {index} has no h6.title link to /request/<id>/<slug>.html")
+    title = clean_text(link.text(separator=" "))
+    if not title:
+        raise PageParseError("layout_drift", f"request {match.group('id')} has an empty title")
+    path = f"/request/{match.group('id')}/{match.group('slug')}.html"
+    posted_text = _text(item, "p.date")
+    attributes: dict[str, Any] = {}
+    attributes.update(_quotes_left(_text(item, "div.qty")))
+    attributes.update(_valid_to(_text(item, "p.date2")))
     return ParsedRfq(
         source=SOURCE,
-        external_id=request_id,
-        canonical_url=request_url(request_id, slug),
+        external_id=match.group("id"),
+        canonical_url=SITE_URL + path,
         title=title,
-        posted_at=parse_posted_time(posted_text, fetched_at),
+        posted_at=parse_posted(posted_text, fetched_at),
         posted_text=posted_text,
-        description=clean_text(desc.text()) if desc is not None else "",
-        quantity_text=_value(item, ".sr-qty"),
-        country_raw=_value(item, ".sr-dest"),
-        detail_path=f"/sourcing-requests/{request_id}/{slug}.html",
+        description=_text(item, "p.desc"),
+        quantity_text=_QUANTITY_LABEL.sub("", _text(item, "div.price"), count=1),
+        country_raw=_text(item, "span.country"),
+        detail_path=path,
+        attributes=attributes,
     )
 
 
-def _pager_links(tree: LexborHTMLParser) -> list[LexborNode]:
-    return tree.css("div.sr-pager a[href]")
+def _text(item: LexborNode, selector: str) -> str:
+    node = item.css_first(selector)
+    return clean_text(node.text(separator=" ")) if node is not None else ""
 
 
-def _has_next(tree: LexborHTMLParser) -> bool:
-    return any("next" in (a.attributes.get("class") or "").split() for a in _pager_links(tree))
+def _quotes_left(text: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    number = _NUMBER.search(text)
+    found: dict[str, Any] = {"quotes_left_text": text}
+    if number is not None:
+        found["quotes_left"] = int(number.group(0).replace(",", ""))
+    return found
 
 
-def _total_pages(tree: LexborHTMLParser) -> int | None:
-    numbers = [int(m.group(1)) for a in _pager_links(tree) if (m := _PAGE_NUMBER.search(a.attributes["href"] or ""))]
-    current = tree.css_first("div.sr-pager span.current")
-    if current is not None and clean_text(current.text()).isdigit():
-        numbers.append(int(clean_text(current.text())))
-    return max(numbers) if numbers else None
+def _valid_to(text: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    found: dict[str, Any] = {"valid_to_text": text}
+    day = find_day(text)
+    if day is not None:
+        found["valid_to"] = day[0].date().isoformat()
+    return found
 
+
+def _labelled_facts(tree: LexborHTMLParser) -> dict[str, str]:
+    """Label -> value for every element whose first ``span`` holds "<Label>:" and whose second ``span`` the value."""
+    facts: dict[str, str] = {}
+    if tree.body is None:
+        return facts
+    for span in tree.body.css("span"):
+        label = clean_text(span.text())
+        if not label.endswith(":") or len(label) > 40 or _holds_span(span):
+            continue
+        value = _value_for(span)
+        key = _LABEL_KEY.sub("_", label.rstrip(":").lower()).strip("_")
+        if value is not None and key and key not in facts:
+            facts[key] = value
+    return facts
+
+
+def _holds_span(node: LexborNode) -> bool:
+    # A selector on a node also matches the node itself, so nested spans are looked for among its descendants.
+    return any(child.tag == "span" and child.mem_id != node.mem_id for child in node.traverse())
+
+
+def _value_for(label: LexborNode) -> str | None:
+    """The second ``span`` of the nearest ancestor (up to three levels) whose first ``span`` holds the label."""
+    node = label
+    for _ in range(3):
+        parent = node.parent
+        if parent is None:
+            return None
+        spans = [child for child in parent.iter() if child.tag == "span"]
+        if len(spans) >= 2 and spans[0].mem_id == node.mem_id:
+            return clean_text(spans[1].text(separator=" "))
+        node = parent
+    return None
+
+
+# All requests, newest first, in the 2018 spider's form ("lastest" [sic] is the site's parameter value); keyword lists
+# (keyword_listing) by setting RFQ_SOURCE_MADE_IN_CHINA_LISTINGS.
+LISTINGS = ("/sourcingrequest?keyword=&excat=&region=&pdate=&sort=&page={page}&way=inner&type=lastest",)
 
 SPEC = SourceSpec(
     name="made_in_china",
     kind="marketplace",
     site_url=SITE_URL,
-    listings=("/sourcing-requests/list-{page}.html",),
-    detail_pattern="/sourcing-requests/<12-letter id>/<Title-Words>.html",
+    listings=LISTINGS,
+    detail_pattern="/request/<12 letters>/<Title-Words>.html",
     parse_list=parse_list,
-    parse_detail=parse_detail,
+    parse_detail=parse_detail,  # request pages were public in 2026 and carry the full text
     cadence="0 */6 * * *",
     rate_per_minute=12.0,
     burst=3,
     impersonate="chrome",
-    max_pages=50,
+    max_pages=20,
     respect_robots=True,
-    description="Made-in-China.com sourcing requests: quantity, destination, terms, validity and the exact post time.",
+    description="Made-in-China.com sourcing requests: title, quantity, buyer country, posting day, quotes left, "
+    "validity and the full request text from the request page.",
     page_size=20,
+    evidence="second_hand",
+    fixtures=(),
+    known_gaps=(
+        "list selectors come from scrapers of 2014-2018 and were not checked against a served page",
+        "in 2026 the request list is reported to need an authorised supplier account; a sign-in page is recorded "
+        "as a challenge",
+        "date formats were never recorded: any readable day or relative time is accepted, kept as midnight UTC "
+        "of the day shown (the site's time zone is unknown)",
+        "the pager's markup is unknown: pages are requested by page=N until an empty page, the window start or the "
+        "page cap",
+        "newest-first order is assumed from the list parameters (type=lastest, sort=post_date_desc), not observed",
+        "the list shows no buyer name or company; the trade term on request pages has no recorded label",
+    ),
+    date_sorted=True,
+    detail_regex=DETAIL_REGEX,
     mail_domains=("made-in-china.com",),
 )

@@ -64,5 +64,6 @@ class ListPage:
     total_pages: int | None = None
     next_url: str | None = None
     total_entries: int | None = None  # the count the page states ("1-20 out of 267"), when it states one
+    page_number: int | None = None  # the page the site says it served (its pagination's current mark), if it says
     extraction: Extraction = "selectors"
     drift: str = ""  # with extraction "fallback": why the source's selectors failed

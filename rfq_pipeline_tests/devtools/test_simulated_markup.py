@@ -8,9 +8,9 @@ against fiction.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-import re
 from pathlib import Path
 
 import pytest

@@ -1,188 +1,290 @@
-"""The Japanese company directory parser: 法人番号, Japanese dates and eras, 万円 amounts, on simulator pages."""
+"""The biz-maps parser on the simulated prefecture lists (built in the markup other people's scrapers record) and on
+the site's other answers: ph-token paging and its fall-back to page 1, the 2026 markup without ``li.results__item``,
+blurred values, an empty result, a redesign, truncation and challenge pages.
+
+No page served by the site exists in the evidence, so these tests check the parser against the simulator's reading
+of the evidence (``EVIDENCE_B.md`` section 4) and against values copied from the 2025 scraped output.
+"""
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from rfq_pipeline.devtools.simulator import faults
-from rfq_pipeline.devtools.simulator.sites import bizmaps as site_module
-from rfq_pipeline.devtools.simulator.sites.bizmaps import BizCompany, BizmapsSite
+from rfq_pipeline.devtools.simulator.sites import bizmaps as site
+from rfq_pipeline.fetch.http_client import FetchResponse
 from rfq_pipeline.sources.bizmaps import (
-    LISTED_INDUSTRIES,
-    SITE_URL,
+    DETAIL_REGEX,
     SPEC,
-    corporate_number_is_valid,
-    parse_capital_yen,
-    parse_japanese_date,
     parse_list,
-    parse_year_month,
+    prefecture_listing,
 )
-from rfq_pipeline.sources.model import PageParseError
+from rfq_pipeline.sources.crawl import CrawlResult, crawl_window
+from rfq_pipeline.sources.model import ListPage, PageParseError
+from rfq_pipeline.sources.reading import lead_record, read_list_page
 
-TODAY = date(2025, 7, 13)
-NOW = datetime(2025, 7, 13, 15, 30, 5, tzinfo=UTC)
+TODAY = date(2026, 8, 27)
+NOW = datetime(2026, 8, 27, 15, 30, 5, tzinfo=UTC)
+BASE = "http://127.0.0.1:9/bizmaps"
+TOKYO = "/s/prefs/13"
 
 
 @pytest.fixture(scope="module")
-def site() -> BizmapsSite:
-    built = BizmapsSite()
+def simulated() -> site.BizmapsSite:
+    built = site.BizmapsSite()
     built.build(TODAY, NOW)
     return built
 
 
-def _listing(site: BizmapsSite, industry: str) -> list[BizCompany]:
-    return [c for c in site.companies if c.listing == industry]
-
-
-def _html(site: BizmapsSite, industry: str, page: int = 1, style: str = "normal") -> str:
-    reply = site.render(f"s/industries/{industry}/", {"sort": ["update"], "page": [str(page)]}, style, NOW)
-    assert reply.status == 200
+def _get(simulated: site.BizmapsSite, url: str, style: str = "normal") -> str:
+    parts = urlsplit(url)
+    reply = simulated.render(parts.path.lstrip("/"), parse_qs(parts.query), style, NOW)
+    assert reply.status == 200, url
     return reply.body.decode("utf-8")
 
 
-def test_japanese_dates() -> None:
-    assert parse_japanese_date("更新日：2025年07月13日") == date(2025, 7, 13)
-    assert parse_japanese_date("2025年7月3日") == date(2025, 7, 3)
-    assert parse_japanese_date("更新日：2025/07/13") == date(2025, 7, 13)
-    assert parse_japanese_date("２０２５／０７／１３") == date(2025, 7, 13)  # full-width digits and slashes
-    assert parse_japanese_date("２０２５年１月５日") == date(2025, 1, 5)
-    assert parse_japanese_date("2025-07-13") == date(2025, 7, 13)
-    assert parse_japanese_date("2025年02月30日") is None
-    assert parse_japanese_date("更新日：不明") is None
+def _walk(simulated: site.BizmapsSite, path: str = TOKYO) -> list[ListPage]:
+    """Every page of a list, each reached by the previous page's own ph-signed link."""
+    url = site.HOST + path
+    pages: list[ListPage] = []
+    while True:
+        page = parse_list(_get(simulated, url), fetched_at=NOW)
+        pages.append(page)
+        if not page.has_next:
+            return pages
+        assert page.next_url is not None
+        url = page.next_url
 
 
-def test_foundation_dates_in_eras_and_gregorian_years() -> None:
-    assert parse_year_month("平成27年4月") == (2015, 4)
-    assert parse_year_month("令和元年10月") == (2019, 10)
-    assert parse_year_month("令和5年") == (2023, None)
-    assert parse_year_month("昭和58年6月") == (1983, 6)
-    assert parse_year_month("平成元年2月") == (1989, 2)
-    assert parse_year_month("２０１５年４月") == (2015, 4)
-    assert parse_year_month("1998年") == (1998, None)
-    assert parse_year_month("平成3年13月") is None
-    assert parse_year_month("非公開") is None
-    # The simulator writes eras the other way round; both must agree on every month they can express.
-    for year in range(1927, 2026):
-        for month in range(1, 13):
-            era = site_module.era_text(year, month)
-            if era is not None:
-                assert parse_year_month(era) == (year, month), era
-    assert site_module.era_text(1989, 1) is None  # January 1989 was 昭和64 and 平成元
+def _nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
 
 
-def test_capital_amounts() -> None:
-    assert parse_capital_yen("1,000万円") == 10_000_000
-    assert parse_capital_yen("300万円") == 3_000_000
-    assert parse_capital_yen("1億円") == 100_000_000
-    assert parse_capital_yen("1億5,000万円") == 150_000_000
-    assert parse_capital_yen("3,000,000円") == 3_000_000
-    assert parse_capital_yen("１，０００万円") == 10_000_000
-    assert parse_capital_yen("非公開") is None
+def test_following_the_ph_links_reads_the_whole_list_in_order(simulated: site.BizmapsSite) -> None:
+    companies = simulated.listing("13")
+    pages = _walk(simulated)
+    assert len(pages) == -(-len(companies) // site.PAGE_SIZE) == 7
+    assert [e.external_id for page in pages for e in page.entries] == [c.item_id for c in companies]
+    for number, page in enumerate(pages, start=1):
+        assert page.page_number == number and page.total_entries == len(companies) and page.total_pages == 7
+        if page.has_next:
+            query = parse_qs(urlsplit(page.next_url or "").query)
+            assert page.next_url.startswith("https://biz-maps.com/s/prefs/13?ph=%242y%2405%24")  # type: ignore[union-attr]
+            assert query["page"] == [str(number + 1)] and query["ph"][0].startswith("$2y$05$")
 
 
-def test_corporate_number_check_digit() -> None:
-    # Base 123456789012: weighted digit sum 74, 74 mod 9 = 2, check digit 9 - 2 = 7.
-    assert corporate_number_is_valid("7123456789012")
-    assert not corporate_number_is_valid("8123456789012")
-    assert not corporate_number_is_valid("712345678901")
-    assert corporate_number_is_valid("７１２３４５６７８９０１２")
-    assert site_module.corporate_number("123456789012") == "7123456789012"
+def test_fields_as_a_reader_sees_them(simulated: site.BizmapsSite) -> None:
+    companies = {c.item_id: c for c in simulated.listing("13")}
+    entries = [e for page in _walk(simulated) for e in page.entries]
+    for entry in entries:
+        company = companies[entry.external_id]
+        assert entry.title == entry.buyer_company == company.name
+        assert entry.canonical_url == f"https://biz-maps.com/item/{company.item_id}"
+        assert entry.posted_at is None and entry.posted_text == ""  # the list shows no date
+        assert entry.description == company.description and entry.buyer_name == company.representative
+        assert (entry.country_raw, entry.country_code) == ("Japan", "JP")
+        attributes = entry.attributes
+        assert attributes["industries"] == list(company.industries)  # split and deduplicated
+        assert attributes["address"] == _nfkc(company.address) and attributes["postcode"] == company.postcode
+        assert attributes["prefecture"] == "東京都"
+        year, month, day = company.founded
+        assert (attributes["founded_year"], attributes["founded_month"], attributes["founded_day"]) == (
+            year,
+            month,
+            day,
+        )
+        assert attributes["capital_yen"] == company.capital_yen and attributes["capital_text"] == company.capital_text
+        assert attributes["keyman_count"] == company.keyman
+        assert attributes["blurred"] == ["電話番号", "AIスコア"]
+        assert "phone" not in attributes and "ai_score" not in attributes  # blurred values are missing, never text
+    shown = [companies[e.external_id] for e in entries]
+    assert any(c.founded[0] is None for c in shown)  # "/4/1", "/3": the year is hidden
+    assert any(c.capital_text == "-" for c in shown)
+    assert any(c.industry_text.count(",") == 3 for c in shown)  # "A, A, B, B"
+    assert any(re.search(r"[０-９]", c.address) for c in shown)
 
 
-def test_first_page_of_each_industry_matches_the_directory(site: BizmapsSite) -> None:
-    for industry in LISTED_INDUSTRIES:
-        companies = _listing(site, industry)
-        page = parse_list(_html(site, industry), fetched_at=NOW)
-        assert page.has_next is True and page.total_pages == -(-len(companies) // 20)
-        assert len(page.entries) == 20
-        for company, entry in zip(companies, page.entries, strict=False):
-            assert entry.source == "bizmaps"
-            assert entry.external_id == company.corporate_number
-            assert entry.canonical_url == f"{SITE_URL}/comp/{company.corporate_number}"
-            assert entry.title == f"{company.name}｜{company.industry}"
-            assert entry.buyer_company == company.name
-            assert entry.country_raw == "Japan"
-            assert entry.posted_at == datetime(
-                company.updated_on.year, company.updated_on.month, company.updated_on.day, tzinfo=UTC
-            )
-            assert entry.description == company.summary
-            attributes = entry.attributes
-            assert attributes["corporate_number_valid"] is True
-            assert attributes["industry"] == company.industry and attributes["prefecture"] == company.prefecture
-            assert attributes["address"] == company.address
-            expected_capital = None if company.capital_man_yen is None else company.capital_man_yen * 10_000
-            assert attributes["capital_yen"] == expected_capital
-            assert attributes["employees"] == company.employees
-            assert attributes["established"] == f"{company.established[0]}-{company.established[1]:02d}"
-            assert attributes["is_new"] is company.is_new
+def test_values_as_the_2025_output_prints_them() -> None:
+    """A card written with values copied from the 2025 scraped output (sfix-fybe/tasks bizmap_companies.csv)."""
+    rows = (
+        ("業種", "運輸・物流業界, 運輸・物流業界, 一般貨物輸送, 一般貨物輸送"),
+        ("住所", "〒 456-0051 東京都墨田区横川１丁目１１番５号"),
+        ("設立年度", "/4/1"),
+        ("代表者名", "川村 悦久"),
+        ("資本金等", "-"),
+        ("電話番号", '<img src="/x.png">'),
+        ("AIスコア", "72"),
+    )
+    table = "".join(f"<tr><th>{label}</th><td>{value}</td></tr>" for label, value in rows)
+    html = (
+        '<!DOCTYPE html><html><body><div class="results"><ul><li class="results__item">'
+        '<a href="/item/yP10EQgvlM"><p class="results__name">グローバルトランスポート株式会社</p></a>'
+        f'<table class="results__table">{table}</table>'
+        '<table class="results__table"><tr><th>オリジナルタグ</th><td>運送業</td></tr></table>'
+        "</li></ul></div></body></html>"
+    )
+    page = parse_list(html, fetched_at=NOW)
+    assert page.has_next is False and page.next_url is None  # no ph-signed link: never a made-up ?page=2
+    entry = page.entries[0]
+    assert entry.external_id == "yP10EQgvlM" and entry.title == "グローバルトランスポート株式会社"
+    assert entry.attributes == {
+        "industries": ["運輸・物流業界", "一般貨物輸送"],
+        "address": "東京都墨田区横川1丁目11番5号",
+        "postcode": "456-0051",
+        "prefecture": "東京都",
+        "founded_text": "/4/1",
+        "founded_year": None,
+        "founded_month": 4,
+        "founded_day": 1,
+        "capital_text": "-",
+        "capital_yen": None,
+        "ai_score": "72",
+        "blurred": ["電話番号"],
+    }
+    assert entry.buyer_name == "川村 悦久"
+    year_month = html.replace("/4/1", "1950/8").replace("-</td>", "1,735,000,000円</td>")
+    attributes = parse_list(year_month, fetched_at=NOW).entries[0].attributes
+    assert (attributes["founded_year"], attributes["founded_month"], attributes["founded_day"]) == (1950, 8, None)
+    assert attributes["capital_yen"] == 1_735_000_000
 
 
-def test_recent_cards_use_slashes_and_older_cards_kanji_dates(site: BizmapsSite) -> None:
-    industry = LISTED_INDUSTRIES[0]
-    companies = _listing(site, industry)
-    last = -(-len(companies) // 20)
-    texts = []
-    for number in range(1, last + 1):
-        for entry in parse_list(_html(site, industry, number), fetched_at=NOW).entries:
-            texts.append((entry.posted_at, entry.posted_text))
-    assert len(texts) == len(companies)
-    recent = [text for posted, text in texts if posted and (TODAY - posted.date()).days < 7]
-    older = [text for posted, text in texts if posted and (TODAY - posted.date()).days >= 7]
-    assert recent and all("/" in text for text in recent)
-    assert older and all(text.endswith("日") and "年" in text for text in older)
+def test_without_the_right_ph_token_the_server_answers_page_one(simulated: site.BizmapsSite) -> None:
+    first = parse_list(_get(simulated, site.HOST + TOKYO), fetched_at=NOW)
+    third_url = site.page_url(TOKYO, 3)
+    third = parse_list(_get(simulated, third_url), fetched_at=NOW)
+    assert third.page_number == 3
+    token_of_page_2 = parse_qs(urlsplit(site.page_url(TOKYO, 2)).query)["ph"][0]
+    for query in ("?page=3", f"?ph={token_of_page_2}&page=3", "?ph=%242y%2405%24bad&page=3"):
+        answered = parse_list(_get(simulated, site.HOST + TOKYO + query), fetched_at=NOW)
+        assert answered.page_number == 1 and answered.entries == first.entries
 
 
-def test_full_width_employees_eras_and_undisclosed_values_appear_and_parse(site: BizmapsSite) -> None:
-    html = "".join(_html(site, industry, number) for industry in LISTED_INDUSTRIES for number in (1, 2, 3))
-    assert "名</td>" in html and any(chr(0xFF10 + d) in html for d in range(10))
-    assert "平成" in html and "非公開" in html
-    entries = [
-        entry
-        for industry in LISTED_INDUSTRIES
-        for number in (1, 2, 3)
-        for entry in parse_list(_html(site, industry, number), fetched_at=NOW).entries
-    ]
-    full_width = [e for e in entries if any("０" <= ch <= "９" for ch in e.attributes["employees_text"])]
-    assert full_width and all(isinstance(e.attributes["employees"], int) for e in full_width)
-    hidden = [e for e in entries if e.attributes["capital_text"] == "非公開"]
-    assert hidden and all(e.attributes["capital_yen"] is None for e in hidden)
+class _SiteFetcher:
+    """GETs answered by the simulated site in process (no HTTP); ``break_page`` gets its token replaced."""
+
+    def __init__(self, simulated: site.BizmapsSite, break_page: int | None = None) -> None:
+        self.simulated = simulated
+        self.break_page = break_page
+        self.urls: list[str] = []
+
+    def get(self, url: str) -> FetchResponse:
+        self.urls.append(url)
+        parts = urlsplit(url[len(BASE) :])
+        query = parse_qs(parts.query)
+        if self.break_page is not None and query.get("page") == [str(self.break_page)]:
+            query["ph"] = ["$2y$05$expired"]
+        reply = self.simulated.render(parts.path.lstrip("/"), query, "normal", NOW)
+        outcome = "ok" if reply.status == 200 else "http_error"
+        return FetchResponse(url=url, outcome=outcome, status=reply.status, body=reply.body, fetched_at=NOW)
 
 
-def test_empty_state_drift_truncation_challenge_and_unknown_industry(site: BizmapsSite) -> None:
-    industry = LISTED_INDUSTRIES[2]
-    last = -(-len(_listing(site, industry)) // 20)
-    final = parse_list(_html(site, industry, last), fetched_at=NOW)
-    assert final.has_next is False and final.entries
-    beyond = parse_list(_html(site, industry, last + 1), fetched_at=NOW)
-    assert beyond.entries == [] and beyond.has_next is False
+class _NoSink:
+    def record(self, **_: object) -> None:
+        return None
+
+
+def _crawl(simulated: site.BizmapsSite, day: date, break_page: int | None = None) -> tuple[CrawlResult, _SiteFetcher]:
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    fetcher = _SiteFetcher(simulated, break_page)
+    result = crawl_window(replace(SPEC, base_url=BASE), fetcher, _NoSink(), start, start + timedelta(days=1))
+    return result, fetcher
+
+
+@pytest.mark.parametrize("back", [0, 30])
+def test_a_crawl_of_any_day_reads_the_page_cap_and_finds_every_company(simulated: site.BizmapsSite, back: int) -> None:
+    result, fetcher = _crawl(simulated, TODAY - timedelta(days=back))
+    assert result.failures == []
+    assert [found.rfq.external_id for found in result.found] == simulated.expected(TODAY - timedelta(days=back))
+    assert len(result.found) == SPEC.max_pages * site.PAGE_SIZE == simulated.expected_total()
+    assert result.pages_read == {TOKYO: SPEC.max_pages} and "page cap" in result.stop_reasons[TOKYO]
+    assert fetcher.urls[0] == BASE + TOKYO and all("ph=" in url for url in fetcher.urls[1:])
+
+
+def test_a_broken_token_chain_ends_the_crawl_instead_of_walking_page_one_again(simulated: site.BizmapsSite) -> None:
+    result, fetcher = _crawl(simulated, TODAY, break_page=3)
+    assert len(fetcher.urls) == 3
+    # Page 1 came back for page 3: the crawl stops there, whatever links that page carries.
+    assert result.stop_reasons[TOKYO] == "the site answered page 1 for page 3"
+    assert len(result.found) == 2 * site.PAGE_SIZE  # nothing twice
+
+
+def test_the_2026_markup_is_read_by_pairing_links_with_tables(simulated: site.BizmapsSite) -> None:
+    html = _get(simulated, site.HOST + TOKYO)
+    expected = parse_list(html, fetched_at=NOW)
+    paired = parse_list(html.replace(' class="results__item"', ""), fetched_at=NOW)
+    assert [e.external_id for e in paired.entries] == [e.external_id for e in expected.entries]
+    assert [e.title for e in paired.entries] == [e.title for e in expected.entries]  # the link text, noise dropped
+    for got, want in zip(paired.entries, expected.entries, strict=True):
+        assert {k: v for k, v in got.attributes.items() if k != "keyman_count"} == {
+            k: v for k, v in want.attributes.items() if k != "keyman_count"
+        }
+    assert paired.next_url == expected.next_url
+
+
+def test_an_empty_result(simulated: site.BizmapsSite) -> None:
+    for path in (prefecture_listing(27, (999,)), prefecture_listing(1)):
+        page = parse_list(_get(simulated, site.HOST + path), fetched_at=NOW)
+        assert page.entries == [] and page.has_next is False
+
+
+def test_a_redesign_is_read_by_the_fallback_and_stays_undated(simulated: site.BizmapsSite) -> None:
+    html = faults.redesigned(_get(simulated, site.HOST + TOKYO))
+    page = read_list_page(SPEC, html, fetched_at=NOW)
+    companies = simulated.listing("13")[: site.PAGE_SIZE]
+    assert page.extraction == "fallback" and page.drift.startswith("layout_drift")
+    assert [e.external_id for e in page.entries] == [c.item_id for c in companies]
+    # Founding dates ("2011/2/3") are on the cards; none may become a posting day.
+    assert any(c.founded[0] is not None and c.founded[2] is not None for c in companies)
+    assert all(e.posted_at is None and e.extraction == "fallback" for e in page.entries)
+    assert [lead_record(e)["title"] for e in page.entries] == [c.name for c in companies]
+    assert page.next_url == site.page_url(TOKYO, 2)  # the rel=next link survives the redesign
+
+
+def test_truncated_and_challenge_pages(simulated: site.BizmapsSite) -> None:
+    html = _get(simulated, site.HOST + TOKYO)
+    with pytest.raises(PageParseError) as cut:
+        parse_list(html[: int(len(html) * faults.TRUNCATE_AT)], fetched_at=NOW)
+    assert cut.value.kind == "truncated"
+    for page in (
+        faults.cloudflare_challenge("/x").body.decode(),
+        faults.awswaf_challenge("/x").body.decode(),
+        faults.login_wall("bizmaps", "/x").body.decode(),
+    ):
+        with pytest.raises(PageParseError) as error:
+            parse_list(page, fetched_at=NOW)
+        assert error.value.kind == "challenge"
     with pytest.raises(PageParseError) as drift:
-        parse_list(_html(site, industry, style="drift"), fetched_at=NOW)
+        parse_list(site.render_not_found("/s/prefs/99"), fetched_at=NOW)
     assert drift.value.kind == "layout_drift"
-    reply = site.render(f"s/industries/{industry}/", {"page": ["1"]}, "normal", NOW)
-    with pytest.raises(PageParseError) as truncated:
-        parse_list(faults.truncate(reply).body.decode("utf-8", errors="replace"), fetched_at=NOW)
-    assert truncated.value.kind == "truncated"
-    with pytest.raises(PageParseError) as challenge:
-        parse_list(faults.cloudflare_challenge("/s/industries/").body.decode(), fetched_at=NOW)
-    assert challenge.value.kind == "challenge"
-    missing = site.render("s/industries/space-mining/", {}, "normal", NOW)
-    assert missing.status == 404 and "ページが見つかりません" in missing.body.decode("utf-8")
 
 
-def test_companies_mix_beauty_buyers_and_near_misses(site: BizmapsSite) -> None:
-    kinds = [c.kind for c in site.companies]
-    assert 0.6 <= kinds.count("beauty") / len(kinds) <= 0.9 and kinds.count("hard_negative") >= 30
-    assert {c.listing for c in site.companies} == set(LISTED_INDUSTRIES)
-    for back in range(41):
-        assert 6 <= len(site.expected(TODAY - timedelta(days=back))) <= 15
-    assert len({c.corporate_number for c in site.companies}) == len(site.companies)
+def test_spec_list_urls_never_make_up_a_page_number() -> None:
+    spec = replace(SPEC, base_url=SPEC.site_url)
+    assert spec.listings == (TOKYO,)
+    assert spec.list_url(spec.listings[0], 1) == spec.list_url(spec.listings[0], 4) == "https://biz-maps.com/s/prefs/13"
+    assert prefecture_listing(13, (162, 197, 237)) == "/s/prefs/13/m-inds/162,197,237"
+    assert prefecture_listing(1) == "/s/prefs/01"
+    match = re.search(DETAIL_REGEX, "https://biz-maps.com/item/yP10EQgvlM")
+    assert match is not None and match.group("id") == "yP10EQgvlM"
+    assert re.search(DETAIL_REGEX, "https://biz-maps.com/item/yP10EQgvlMx") is None
+    assert (SPEC.kind, SPEC.evidence, SPEC.fixtures, SPEC.date_sorted) == ("loader", "second_hand", (), False)
+    assert SPEC.parse_detail is None and any("undated" in gap for gap in SPEC.known_gaps)
 
 
-def test_spec() -> None:
-    assert SPEC.name == "bizmaps" and SPEC.kind == "loader"
-    assert SPEC.site_url == SITE_URL and SPEC.cadence == "0 4 * * *"
-    assert SPEC.respect_robots is True and SPEC.impersonate == "chrome" and SPEC.parse_detail is None
-    assert len(SPEC.listings) == len(LISTED_INDUSTRIES) and all("{page}" in listing for listing in SPEC.listings)
-    assert 6 <= SPEC.rate_per_minute <= 20
+def test_the_site_shows_the_same_companies_whatever_the_day(simulated: site.BizmapsSite) -> None:
+    reached = simulated.expected(TODAY)
+    assert reached == simulated.expected(TODAY - timedelta(days=30)) == simulated.expected(TODAY + timedelta(days=1))
+    assert reached == [c.item_id for c in simulated.listing("13")[: SPEC.max_pages * site.PAGE_SIZE]]
+    again = site.BizmapsSite()
+    again.build(TODAY - timedelta(days=3), NOW)
+    assert again.expected(TODAY) == reached
+    assert len(simulated.listing("13")) > len(reached)  # the page cap leaves the rest of the list unread
+    missing = simulated.render("no/such/page.html", {}, "normal", NOW)
+    assert missing.status == 404 and missing.body.decode().rstrip().endswith("</html>")
+    assert "Disallow" not in simulated.robots_txt

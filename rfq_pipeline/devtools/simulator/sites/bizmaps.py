@@ -1,74 +1,94 @@
-"""The simulated Japanese company directory (biz-maps style): per-industry company lists, most recently updated first.
+"""The simulated biz-maps.com prefecture lists, in the markup the evidence records (no served page was seen).
 
-No saved page of the real site is available, so the Japanese list page is a plausible design for such a directory
-(see :mod:`rfq_pipeline.sources.bizmaps`). Companies are generated from the hand-written seed in ``corpus/bizmaps``:
-fictional names built from name stems, business words and legal forms, in the industries a beauty exporter sells to
-(cosmetics wholesale and retail, drugstores, salons, importers) plus near misses listed under the same industries
-(detergent wholesalers, dispensing pharmacies, barbers, machine-part importers). A day's companies depend only on its
-date. The update date is a calendar day (shown in Japan, day precision); the simulator treats it as that UTC day.
+What is rendered as evidenced (``EVIDENCE_B.md`` section 4, see :mod:`rfq_pipeline.sources.bizmaps`):
 
-The page mixes the notations real Japanese directories mix: update dates as "2025/07/13" on cards updated in the
-last week and "2025年07月13日" on older ones, foundation dates partly in the Japanese era ("平成27年4月", "令和元年"),
-employee counts sometimes in full-width digits, capital in 万円/億円.
+- lists at ``/s/prefs/<code>`` and ``/s/prefs/<code>/m-inds/<codes>``, 20 companies a page, in ``div.results``;
+- each company an ``li.results__item`` whose first link ``/item/<10 characters>`` holds ``.results__name`` and the
+  "キーマン人数" counter ``.results_keyman_number--num`` (the noise the 2026 crawler strips from link texts), the
+  description ``.results__text p``, a seven-row ``table.results__table`` of ``th.results__table--ttl`` /
+  ``td.results__table--txt`` (業種, 住所, 設立年度, 代表者名, 資本金等, 電話番号, AIスコア) and a separate one-row
+  オリジナルタグ table with ``.results__table--TagTxt``; the link repeats once per card;
+- values in the formats of the 2025 scraped output: "〒 150-0001 東京都渋谷区神宮前１丁目１１番５号" (full-width
+  digits), 設立年度 "2011/2/3", "1950/8" or without year "/4/1", "/3", 資本金等 "10,000,000円" or "-", 業種
+  comma-joined with repeats ("卸売業界, 卸売業界, 化粧品卸売, 化粧品卸売");
+- paging: ``ul.pagination`` with ``li.page-item.current.active`` for the current page, ``li.page-item.link > a``
+  numbered links, ``li.page-item.prev > a`` "‹", and the counter ``div.pagination__wrap > div.pagination__num``
+  ("21 ~ 40件 / 130件"); every link carries a ``ph`` token bound to its page (``?ph=%242y%2405%24…&page=N``), and a
+  request for page N > 1 without the right token is answered with page 1, as the real server does.
+
+Guessed or placeholder (not in the evidence): the next button ``li.page-item.next > a.page-link[rel=next]`` "›"
+(``a.page-link[rel=next]`` is from the 2025 scraper, the ``li`` and the sign are by symmetry with "‹"); the token
+itself (bcrypt-looking, fixed per list and page; real tokens may be salted per render); which numbers the pager
+shows; 電話番号 and AIスコア always shown as images (blurred: their text formats are unknown, and the 2025 output has
+no phone column although its scraper skipped image cells); the image's URL; the empty result (an empty
+``div.results``); page ``<title>``s, robots.txt (none found; this one allows everything) and the 404 page. The list's
+order is a fixed hash order: the real one is unknown, and no date is shown.
+
+The companies come from a hand-written seed (``corpus/bizmaps/companies_seed.json``): invented names (stem, business
+word, legal form), invented representatives, real ward and town names with postcodes written for the simulator.
+They do not depend on the day: an undated directory entry belongs to every crawl window, so :meth:`expected` is
+every company a crawl of the registered listings reaches (its first ``max_pages`` pages), whatever the day.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import unicodedata
+import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import cache
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from rfq_pipeline.devtools.simulator.catalog import CORPUS, hash_fraction
-from rfq_pipeline.devtools.simulator.faults import Reply
+from rfq_pipeline.devtools.simulator.faults import Reply, redesigned
+from rfq_pipeline.sources.bizmaps import SPEC
 
 NAME = "bizmaps"
 SEED = CORPUS / NAME / "companies_seed.json"
-HISTORY_DAYS = 50
-MIN_PER_DAY, MAX_PER_DAY = 6, 15
+HOST = "https://biz-maps.com"
 PAGE_SIZE = 20
-NEW_SHARE = 0.35  # newly listed companies (NEW badge) among the updated ones
-SLASH_DATE_DAYS = 7  # cards updated this recently show "2025/07/13"; older cards "2025年07月13日"
-ERA_SHARE = 0.4  # foundation dates shown in the Japanese era
-FULL_WIDTH_SHARE = 0.2  # employee counts typed in full-width digits
-UNDISCLOSED_SHARE = 0.1  # capital or employees shown as 非公開
-# (era name, first Gregorian year, month the era began), newest first.
-ERAS = (("令和", 2019, 5), ("平成", 1989, 1), ("昭和", 1926, 12))
-# 平成 began on 8 January 1989 and 昭和 on 25 December 1926: those months belong to two eras.
-AMBIGUOUS_ERA_MONTHS = frozenset({(1989, 1), (1926, 12)})
+PAGER_SPAN = 2  # numbered links either side of the current page
+BLURRED = ("電話番号", "AIスコア")
+BLUR_IMAGE = "/img/common/blur.png"
+_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_BCRYPT_CHARS = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_LIST_PATH = re.compile(r"^s/prefs/(?P<pref>\d{2})(?:/m-inds/(?P<inds>\d+(?:,\d+)*))?/?$")
+_FULL_WIDTH = str.maketrans("0123456789-", "０１２３４５６７８９－")
 
 
 @dataclass(frozen=True)
-class BizCompany:
-    """One company entry of the simulated directory."""
+class Company:
+    """One company of the simulated directory, with its values as the list shows them."""
 
-    corporate_number: str  # 法人番号: check digit + 12-digit base
-    updated_on: date
-    name: str
-    listing: str  # URL slug of the industry listing the company appears under
-    industry: str  # 業種 as shown
+    item_id: str
+    pref_code: str
+    industry_code: int
     kind: str  # beauty / other / hard_negative, from the seed (for tests of the mix, never rendered)
-    prefecture: str
-    address: str
-    capital_man_yen: int | None  # in 万円 (10,000 yen); None when undisclosed
-    employees: int | None
-    established: tuple[int, int]  # (year, month)
-    summary: str
-    is_new: bool
+    name: str
+    industry_text: str  # 業種, comma-joined, repeats included
+    industries: tuple[str, ...]  # what a reader keeps: the distinct industries in order
+    postcode: str
+    address: str  # after the postcode, as shown (full-width digits)
+    founded_text: str  # 設立年度 as shown
+    founded: tuple[int | None, int, int | None]  # (year or None, month, day or None)
+    representative: str
+    capital_text: str  # "10,000,000円" or "-"
+    description: str
+    keyman: int
+    tags: str  # オリジナルタグ as shown ("-" when none)
 
     @property
     def path(self) -> str:
         """Site path of the company's page."""
-        return f"/comp/{self.corporate_number}"
+        return f"/item/{self.item_id}"
 
-
-def corporate_number(base: str) -> str:
-    """The 13-digit 法人番号 for a 12-digit base: its check digit (9 - weighted digit sum mod 9) in front."""
-    total = sum(int(digit) * (2 if position % 2 == 0 else 1) for position, digit in enumerate(reversed(base), 1))
-    return f"{9 - total % 9}{base}"
+    @property
+    def capital_yen(self) -> int | None:
+        """The capital in yen, None for "-"."""
+        return None if self.capital_text == "-" else int(self.capital_text.removesuffix("円").replace(",", ""))
 
 
 @cache
@@ -81,8 +101,7 @@ def _pick(options: list[Any], key: str) -> Any:
 
 
 def _weighted(industries: list[dict[str, Any]], key: str) -> dict[str, Any]:
-    total = sum(industry["weight"] for industry in industries)
-    point = hash_fraction(key) * total
+    point = hash_fraction(key) * sum(industry["weight"] for industry in industries)
     for industry in industries:
         point -= industry["weight"]
         if point < 0:
@@ -90,284 +109,265 @@ def _weighted(industries: list[dict[str, Any]], key: str) -> dict[str, Any]:
     return industries[-1]
 
 
-def _nice(value: float) -> int:
-    """Two significant figures (300, 1,200, 35,000), as capital amounts are registered."""
-    if value < 100:
-        return max(1, round(value / 10) * 10)
-    magnitude = 10 ** (len(str(int(value))) - 2)
-    return int(round(value / magnitude) * magnitude)
+def item_id(key: str) -> str:
+    """A 10-character id like ``yP10EQgvlM``."""
+    digest = hashlib.sha256(f"{NAME}-item-{key}".encode()).digest()
+    return "".join(_ID_CHARS[byte % len(_ID_CHARS)] for byte in digest[:10])
 
 
-def day_companies(day: date) -> list[BizCompany]:
-    """The companies whose entries were updated on ``day``, in the directory's order for that day."""
-    seed = _seed()
-    count = MIN_PER_DAY + int(hash_fraction(f"{NAME}/{day}/count") * (MAX_PER_DAY - MIN_PER_DAY + 1))
-    companies = [_make_company(seed, f"{NAME}/{day}/{index}", day) for index in range(count)]
-    # Within a day the directory orders by its own update time, which the page does not show.
-    companies.sort(key=lambda c: hash_fraction(f"{NAME}/order/{c.corporate_number}"))
-    return companies
+def ph_token(path: str, page: int) -> str:
+    """The paging token of ``path``'s page ``page``: bcrypt-looking (``$2y$05$`` + 53 characters), fixed per page."""
+    digest = hashlib.sha512(f"{NAME}-ph-{path}-{page}".encode()).digest()
+    return "$2y$05$" + "".join(_BCRYPT_CHARS[byte % len(_BCRYPT_CHARS)] for byte in digest[:53])
 
 
-def _make_company(seed: dict[str, Any], key: str, day: date) -> BizCompany:
+def page_url(path: str, page: int) -> str:
+    """A pager link as the site writes it: absolute, ``ph`` (percent-encoded) before ``page``."""
+    return f"{HOST}{path}?ph={quote(ph_token(path, page), safe='')}&page={page}"
+
+
+def _registered(man_yen: float) -> int:
+    """Two significant figures (300, 1,200, 35,000 万円), as capital amounts are usually registered."""
+    if man_yen < 100:
+        return max(1, round(man_yen / 10) * 10)
+    magnitude = 10 ** (len(str(int(man_yen))) - 2)
+    return int(round(man_yen / magnitude) * magnitude)
+
+
+def _founded(key: str) -> tuple[str, tuple[int | None, int, int | None]]:
+    year = 1950 + int(hash_fraction(key + "/year") * 75)
+    month = 1 + int(hash_fraction(key + "/month") * 12)
+    day = 1 + int(hash_fraction(key + "/day") * 28)
+    form = hash_fraction(key + "/form")
+    if form < 0.08:  # the year hidden: "/3" or "/4/1", as about 10% of the 2025 rows
+        return (f"/{month}", (None, month, None)) if form < 0.03 else (f"/{month}/{day}", (None, month, day))
+    if form < 0.45:
+        return f"{year}/{month}", (year, month, None)
+    return f"{year}/{month}/{day}", (year, month, day)
+
+
+def _company(seed: dict[str, Any], pref_code: str, index: int) -> Company:
+    key = f"{NAME}/{pref_code}/{index}"
     industry = _weighted(seed["industries"], key + "/industry")
     stem = _pick(seed["name_stems"], key + "/stem")
     word = _pick(industry["words"], key + "/word")
     form = _pick(seed["legal_forms"], key + "/form")
-    # 前株 / 後株: the legal form goes before or after the name; 有限会社 nearly always before.
+    # 前株 / 後株: the legal form before or after the name; 有限会社 nearly always before.
     before = form == "有限会社" or hash_fraction(key + "/form-position") < 0.6
     name = f"{form}{stem}{word}" if before else f"{stem}{word}{form}"
-    place = _pick(seed["places"], key + "/place")
-    town = _pick(place["towns"], key + "/town")
-    chome, ban, go = (
-        1 + int(hash_fraction(f"{key}/{part}") * size) for part, size in (("chome", 5), ("ban", 30), ("go", 20))
+    places = [place for place in seed["places"] if place["pref_code"] == pref_code]
+    place = _pick(places, key + "/place")
+    town, postcode = _pick(place["towns"], key + "/town")
+    chome, ban, go = (1 + int(hash_fraction(f"{key}/{part}") * size) for part, size in (("c", 5), ("b", 30), ("g", 20)))
+    # Both numbering styles of the 2025 output: "１丁目１１番５号" and "１丁目４－５".
+    street = f"{chome}丁目{ban}番{go}号" if hash_fraction(key + "/address-form") < 0.7 else f"{chome}丁目{ban}-{go}"
+    building = _pick(seed["buildings"], key + "/building") if hash_fraction(key + "/has-building") < 0.3 else ""
+    address = (
+        f"{_seed()['prefectures'][pref_code]['name']}{place['city']}{town}{street.translate(_FULL_WIDTH)}{building}"
     )
-    address = f"{place['prefecture']}{place['city']}{town}{chome}-{ban}-{go}"
-    low, high = industry["capital"]
-    capital = _nice(low + hash_fraction(key + "/capital") * (high - low))
-    staff_low, staff_high = industry["employees"]
-    employees = staff_low + int(hash_fraction(key + "/employees") * (staff_high - staff_low))
-    age = 1 + int(hash_fraction(key + "/age") * 40)
-    established = (day.year - age, 1 + int(hash_fraction(key + "/month") * 12))
-    base = f"{int(hash_fraction(key + '/number') * 10**12):012d}"
-    return BizCompany(
-        corporate_number=corporate_number(base),
-        updated_on=day,
+    sector, label = industry["sector"], industry["label"]
+    repeats = hash_fraction(key + "/repeats") < 0.2  # the 2025 output repeats industries ("A, A, B, B")
+    shown = [sector, sector, label, label] if repeats else [sector, label]
+    low, high = industry["capital_man_yen"]
+    capital = (
+        None
+        if hash_fraction(key + "/capital-none") < 0.1
+        else 10_000 * _registered(low + hash_fraction(key + "/capital") * (high - low))
+    )
+    founded_text, founded = _founded(key)
+    tag_count = int(hash_fraction(key + "/tags") * 3)
+    tags = [_pick(seed["tags"], f"{key}/tag/{n}") for n in range(tag_count)]
+    return Company(
+        item_id=item_id(key),
+        pref_code=pref_code,
+        industry_code=int(industry["code"]),
+        kind=str(industry["kind"]),
         name=name,
-        listing=industry["listing"],
-        industry=industry["label"],
-        kind=industry["kind"],
-        prefecture=place["prefecture"],
+        industry_text=", ".join(shown),
+        industries=(sector, label),
+        postcode=postcode,
         address=address,
-        capital_man_yen=None if hash_fraction(key + "/capital-hidden") < UNDISCLOSED_SHARE else capital,
-        employees=None if hash_fraction(key + "/employees-hidden") < UNDISCLOSED_SHARE else employees,
-        established=established,
-        summary=_pick(industry["summaries"], key + "/summary"),
-        is_new=hash_fraction(key + "/new") < NEW_SHARE,
+        founded_text=founded_text,
+        founded=founded,
+        representative=f"{_pick(seed['family_names'], key + '/family')} {_pick(seed['given_names'], key + '/given')}",
+        capital_text="-" if capital is None else f"{capital:,}円",
+        description=f"{name}は、{_pick(industry['summaries'], key + '/summary')}を行う会社である。",
+        keyman=0 if hash_fraction(key + "/keyman") < 0.85 else 1 + int(hash_fraction(key + "/keymen") * 60),
+        tags=", ".join(dict.fromkeys(tags)) if tags else "-",
     )
 
 
-def capital_text(man_yen: int | None) -> str:
-    """Capital as directories print it: "300万円", "1,000万円", "1億円", "1億5,000万円", or 非公開."""
-    if man_yen is None:
-        return "非公開"
-    oku, rest = divmod(man_yen, 10_000)
-    if oku and rest:
-        return f"{oku}億{rest:,}万円"
-    if oku:
-        return f"{oku}億円"
-    return f"{rest:,}万円"
+def build_companies() -> list[Company]:
+    """Every company of the seed's prefectures, in each list's order."""
+    seed = _seed()
+    companies = [
+        _company(seed, code, index)
+        for code, prefecture in seed["prefectures"].items()
+        for index in range(prefecture["companies"])
+    ]
+    if len({company.item_id for company in companies}) != len(companies):
+        raise ValueError("two simulated biz-maps companies got the same id")
+    return sorted(companies, key=lambda company: (company.pref_code, hash_fraction(f"{NAME}/order/{company.item_id}")))
 
 
-def era_text(year: int, month: int) -> str | None:
-    """A year and month in the Japanese era ("平成27年4月", "令和元年10月"); None where month precision is ambiguous."""
-    if (year, month) in AMBIGUOUS_ERA_MONTHS:
-        return None
-    for era, first_year, first_month in ERAS:
-        if (year, month) >= (first_year, first_month):
-            number = year - first_year + 1
-            return f"{era}{'元' if number == 1 else number}年{month}月"
-    return None
-
-
-def established_text(company: BizCompany) -> str:
-    """The foundation date as the card shows it: Gregorian "2015年4月" or, for some companies, the Japanese era."""
-    year, month = company.established
-    if hash_fraction(f"{NAME}/era/{company.corporate_number}") < ERA_SHARE:
-        era = era_text(year, month)
-        if era is not None:
-            return era
-    return f"{year}年{month}月"
-
-
-def employees_text(company: BizCompany) -> str:
-    """The employee count ("25名"), in full-width digits for some companies, or 非公開."""
-    if company.employees is None:
-        return "非公開"
-    text = f"{company.employees}名"
-    if hash_fraction(f"{NAME}/fullwidth/{company.corporate_number}") < FULL_WIDTH_SHARE:
-        text = "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in text)
-    return text
-
-
-def updated_text(updated_on: date, today: date) -> str:
-    """The update date: "2025/07/13" for the last week's updates, "2025年07月13日" before that."""
-    if (today - updated_on).days < SLASH_DATE_DAYS:
-        return updated_on.strftime("%Y/%m/%d")
-    return f"{updated_on.year}年{updated_on.month:02d}月{updated_on.day:02d}日"
-
-
-def _document(title: str, body: str, canonical: str) -> str:
+def _document(title: str, body: str) -> str:
     return f"""<!DOCTYPE html>
 <html lang="ja">
 <head>
 <meta charset="UTF-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)}</title>
-<link rel="canonical" href="https://biz-maps.com{escape(canonical)}">
-<link rel="stylesheet" href="/assets/css/app.css">
 </head>
 <body>
-<header class="l-header">
- <a class="l-header__logo" href="/">BIZMAPS</a>
- <nav class="l-header__nav">
-  <a href="/s/industries/">業種から探す</a>
-  <a href="/s/prefs/">地域から探す</a>
-  <a href="/login">ログイン</a>
-  <a href="/signup" class="btn btn--primary">無料会員登録</a>
- </nav>
-</header>
-<main class="l-main">
 {body}
-</main>
-<footer class="l-footer"><p>&copy; BIZMAPS</p></footer>
-<script src="/assets/js/app.js" defer></script>
 </body>
 </html>
 """
 
 
-def _card(company: BizCompany, today: date) -> str:
-    badge = '<span class="company-card__badge">NEW</span>\n    ' if company.is_new else ""
-    rows = (
-        ("法人番号", company.corporate_number),
-        ("所在地", company.address),
-        ("業種", company.industry),
-        ("資本金", capital_text(company.capital_man_yen)),
-        ("従業員数", employees_text(company)),
-        ("設立", established_text(company)),
+def _cell(label: str, value: str) -> str:
+    shown = f'<img src="{BLUR_IMAGE}" alt="">' if label in BLURRED else escape(value)
+    return f'<tr><th class="results__table--ttl">{label}</th><td class="results__table--txt">{shown}</td></tr>'
+
+
+def _card(company: Company) -> str:
+    rows = "\n".join(
+        _cell(label, value)
+        for label, value in (
+            ("業種", company.industry_text),
+            ("住所", f"〒 {company.postcode} {company.address}"),
+            ("設立年度", company.founded_text),
+            ("代表者名", company.representative),
+            ("資本金等", company.capital_text),
+            ("電話番号", ""),
+            ("AIスコア", ""),
+        )
     )
-    table = "\n".join(f"     <tr><th>{label}</th><td>{escape(value)}</td></tr>" for label, value in rows)
-    return f"""  <div class="company-card" data-corporate-number="{company.corporate_number}">
-   <div class="company-card__header">
-    {badge}<h2 class="company-card__name"><a href="{company.path}">{escape(company.name)}</a></h2>
-   </div>
-   <table class="company-card__table">
-{table}
-   </table>
-   <p class="company-card__summary">事業内容：{escape(company.summary)}</p>
-   <p class="company-card__date">更新日：{updated_text(company.updated_on, today)}</p>
-  </div>"""
+    return f"""<li class="results__item">
+<a href="{company.path}">
+<p class="results__name">{escape(company.name)}</p>
+<p>キーマン人数 <span class="results_keyman_number--num">{company.keyman}</span>人</p>
+</a>
+<a href="{company.path}"><div class="results__text"><p>{escape(company.description)}</p></div></a>
+<table class="results__table">
+{rows}
+</table>
+<table class="results__table">
+<tr><th class="results__table--ttl">オリジナルタグ</th><td class="results__table--txt">\
+<span class="results__table--TagTxt">{escape(company.tags)}</span></td></tr>
+</table>
+</li>"""
 
 
-def _pagination(base: str, page: int, total_pages: int) -> str:
-    if total_pages <= 1 and page <= 1:
-        return ""
-    links = []
+def _pager(path: str, page: int, total_pages: int) -> str:
+    items = []
     if page > 1:
-        links.append(f'<a class="pagination__prev" rel="prev" href="{base}?sort=update&amp;page={page - 1}">‹ 前へ</a>')
-    for number in range(max(1, page - 3), min(total_pages, page + 3) + 1):
+        items.append(f'<li class="page-item prev"><a href="{page_url(path, page - 1)}">‹</a></li>')
+    for number in sorted({1, *range(max(1, page - PAGER_SPAN), min(total_pages, page + PAGER_SPAN) + 1)}):
         if number == page:
-            links.append(f'<span class="pagination__current">{number}</span>')
+            items.append(f'<li class="page-item current active">{number}</li>')
         else:
-            links.append(f'<a class="pagination__page" href="{base}?sort=update&amp;page={number}">{number}</a>')
+            items.append(f'<li class="page-item link"><a href="{page_url(path, number)}">{number}</a></li>')
     if page < total_pages:
-        links.append(f'<a class="pagination__next" rel="next" href="{base}?sort=update&amp;page={page + 1}">次へ ›</a>')
-        links.append(f'<a class="pagination__last" href="{base}?sort=update&amp;page={total_pages}">最後 »</a>')
-    return '<div class="pagination">\n  ' + "\n  ".join(links) + "\n </div>"
+        next_href = page_url(path, page + 1)
+        items.append(f'<li class="page-item next"><a class="page-link" rel="next" href="{next_href}">›</a></li>')
+    return '<ul class="pagination">\n' + "\n".join(items) + "\n</ul>"
 
 
-def render_list(companies: list[BizCompany], listing: str, page: int, today: date) -> str:
-    """Page ``page`` of one industry listing, most recently updated first."""
-    heading = _seed()["listings"][listing]
-    base = f"/s/industries/{listing}/"
-    total_pages = -(-len(companies) // PAGE_SIZE)
+def render_list(companies: list[Company], path: str, page: int, heading: str) -> str:
+    """Page ``page`` of the list at ``path`` (companies already filtered, in the list's order)."""
+    total = len(companies)
+    total_pages = max(1, -(-total // PAGE_SIZE))
     chunk = companies[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    cards = "\n".join(_card(company) for company in chunk)
+    paging = ""
     if chunk:
-        results = '<div class="company-list">\n' + "\n".join(_card(c, today) for c in chunk) + "\n </div>"
-    else:
-        results = '<p class="search-result__empty">条件に一致する企業は見つかりませんでした。</p>'
-    body = f""" <nav class="breadcrumb"><a href="/">トップ</a> &gt; <a href="/s/industries/">業種一覧</a> &gt;
-  {escape(heading)}</nav>
- <h1 class="search-result__title">{escape(heading)}の企業一覧</h1>
- <p class="search-result__count">該当件数：<strong>{len(companies):,}</strong>件（更新日の新しい順）</p>
- {results}
- {_pagination(base, page, total_pages)}"""
-    return _document(f"{heading}の企業一覧（更新順）｜BIZMAPS", body, base)
-
-
-def render_list_drift(companies: list[BizCompany], listing: str, page: int) -> str:
-    """The listing after a hypothetical redesign: ``article.corp-item`` entries with definition lists, ISO dates."""
-    chunk = companies[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    items = "\n".join(
-        f"""<article class="corp-item">
- <h3 class="corp-item__name"><a href="{c.path}">{escape(c.name)}</a></h3>
- <dl class="corp-item__facts"><dt>所在地</dt><dd>{escape(c.address)}</dd><dt>業種</dt><dd>{escape(c.industry)}</dd></dl>
- <time datetime="{c.updated_on.isoformat()}">{c.updated_on.isoformat()}</time>
-</article>"""
-        for c in chunk
-    )
-    body = f"""<section class="corp-results">
- <h1>{escape(_seed()["listings"][listing])}</h1>
-{items}
- <button class="corp-results__more" data-page="{page + 1}">もっと見る</button>
-</section>"""
-    return _document(f"{_seed()['listings'][listing]}｜BIZMAPS", body, f"/s/industries/{listing}/")
+        first = (page - 1) * PAGE_SIZE + 1
+        counter = f"{first} ~ {first + len(chunk) - 1}件 / {total}件"
+        paging = f"""<div class="pagination__wrap"><div class="pagination__num">{counter}</div></div>
+{_pager(path, page, total_pages)}"""
+    body = f"""<h1>{escape(heading)}の企業一覧</h1>
+<div class="results">
+<ul>
+{cards}
+</ul>
+</div>
+{paging}"""
+    return _document(f"{heading}の企業一覧 | BIZMAPS", body)
 
 
 def render_not_found(path: str) -> str:
-    """The directory's 404 page."""
-    body = f""" <div class="error-page">
-  <h1>ページが見つかりません</h1>
-  <p>お探しのページ（{escape(path)}）は削除されたか、URLが変更された可能性があります。</p>
-  <p><a href="/">トップページへ戻る</a></p>
- </div>"""
-    return _document("ページが見つかりません｜BIZMAPS", body, path)
+    """A 404 page (placeholder markup)."""
+    body = f"<h1>ページが見つかりません</h1>\n<p>{escape(path)} は存在しないか、削除されました。</p>"
+    return _document("ページが見つかりません | BIZMAPS", body)
+
+
+def served_page(query: dict[str, list[str]], path: str) -> int:
+    """The page the server answers: the requested one when its ``ph`` token is right, page 1 otherwise."""
+    value = query.get("page", ["1"])[0]
+    page = int(value) if value.isdigit() and int(value) > 0 else 1
+    if page == 1 or query.get("ph", [""])[0] != ph_token(path, page):
+        return 1
+    return page
 
 
 class BizmapsSite:
-    """The :class:`~rfq_pipeline.devtools.simulator.site.SimulatedSite` of the Japanese company directory."""
+    """The :class:`~rfq_pipeline.devtools.simulator.site.SimulatedSite` of biz-maps.com."""
 
     name = NAME
     server_header = "nginx"
-    robots_txt = """User-agent: *
-Disallow: /{p}/login
-Disallow: /{p}/signup
-Disallow: /{p}/mypage/
-Disallow: /{p}/download/
-Allow: /{p}/s/
-Allow: /{p}/comp/
-
-Sitemap: https://biz-maps.com/sitemap.xml
+    robots_txt = """# biz-maps' robots.txt was not found in the evidence: this placeholder allows everything.
+User-agent: *
+Allow: /{p}/
 """
 
     def __init__(self) -> None:
-        self.companies: list[BizCompany] = []
-        self.today = date.min
+        self.companies: list[Company] = []
 
     def build(self, today: date, now: datetime) -> None:
-        """Generate the companies updated today and in the ``HISTORY_DAYS - 1`` days before, newest first."""
-        del now  # update dates are calendar days
-        self.today = today
-        self.companies = [
-            company for back in range(HISTORY_DAYS) for company in day_companies(today - timedelta(days=back))
+        """Build the directory (it does not depend on the day: nothing on it is dated)."""
+        del today, now
+        self.companies = build_companies()
+
+    def listing(self, pref_code: str, industry_codes: tuple[int, ...] = ()) -> list[Company]:
+        """The companies of one prefecture list (filtered by industry codes if given), in the list's order."""
+        return [
+            company
+            for company in self.companies
+            if company.pref_code == pref_code and (not industry_codes or company.industry_code in industry_codes)
         ]
 
     def render(self, rest: str, query: dict[str, list[str]], style: str, now: datetime) -> Reply:
-        """An industry listing (``s/industries/<slug>/?sort=update&page=N``) or a 404 page."""
-        parts = [part for part in rest.split("/") if part]
-        listings = _seed()["listings"]
-        if len(parts) == 3 and parts[:2] == ["s", "industries"] and parts[2] in listings:
-            page = _page_number(query)
-            chosen = [c for c in self.companies if c.listing == parts[2]]
-            if style == "drift":
-                return Reply(200, render_list_drift(chosen, parts[2], page).encode())
-            return Reply(200, render_list(chosen, parts[2], page, self.today).encode())
-        return Reply(404, render_not_found("/" + rest).encode())
+        """A prefecture list page (page 1 unless the ``ph`` token fits the requested page), or the 404 page."""
+        del now
+        match = _LIST_PATH.match(rest)
+        if match is None or not 1 <= int(match.group("pref")) <= 47:
+            return Reply(404, render_not_found("/" + rest).encode())
+        codes = tuple(int(code) for code in match.group("inds").split(",")) if match.group("inds") else ()
+        path = "/" + rest.rstrip("/")
+        prefecture = _seed()["prefectures"].get(match.group("pref"), {"name": f"都道府県{match.group('pref')}"})
+        html = render_list(self.listing(match.group("pref"), codes), path, served_page(query, path), prefecture["name"])
+        return Reply(200, (redesigned(html) if style == "drift" else html).encode())
+
+    def reached(self) -> list[Company]:
+        """The companies a crawl of the registered listings reaches: each listing's first ``max_pages`` pages."""
+        found: dict[str, Company] = {}
+        for listing in SPEC.listings:
+            match = _LIST_PATH.match(listing.lstrip("/"))
+            if match is None:
+                raise ValueError(f"bizmaps listing {listing!r} is not a prefecture list")
+            codes = tuple(int(code) for code in match.group("inds").split(",")) if match.group("inds") else ()
+            for company in self.listing(match.group("pref"), codes)[: SPEC.max_pages * PAGE_SIZE]:
+                found.setdefault(company.item_id, company)
+        return list(found.values())
 
     def expected(self, day: date) -> list[str]:
-        """法人番号 of the companies updated on ``day``, in the directory's order."""
-        return [c.corporate_number for c in self.companies if c.updated_on == day]
+        """Every id a crawl reaches, whatever ``day``: undated companies belong to every window."""
+        del day
+        return [company.item_id for company in self.reached()]
 
     def expected_total(self) -> int:
-        """How many companies the industry listings show together."""
-        return len(self.companies)
-
-
-def _page_number(query: dict[str, list[str]]) -> int:
-    try:
-        return max(1, int(unicodedata.normalize("NFKC", query.get("page", ["1"])[0])))
-    except ValueError:
-        return 1
+        """How many companies a crawl of the registered listings reaches."""
+        return len(self.reached())
 
 
 SITE = BizmapsSite()

@@ -1,14 +1,28 @@
-"""The simulated Made-in-China.com sourcing-request list and request pages, dealt out from a hand-written seed.
+"""The simulated Made-in-China.com sourcing requests, in the markup the evidence records (no served page was seen).
 
-The seed (``corpus/made_in_china/sourcing_requests_seed.jsonl``) was written for the simulator: 55 requests of
-buyers sourcing from China, beauty and personal care first, with hard negatives and requests cross-posted on the
-other simulated sites. Going back from ``today``, each day gets 5-10 requests; the seed is cycled in a fixed order,
-so a request comes back under a new id every week or so, as buyers re-post. Times of day are a stable fraction of
-the time elapsed at ``now`` (today's requests are all posted before ``now``); ids are 12-letter codes derived from
-the posting order. The same ``today`` and ``now`` always give the same pages.
+What is rendered as evidenced (``EVIDENCE_B.md`` section 3, see :mod:`rfq_pipeline.sources.made_in_china`):
 
-The list shows relative times for the last week ("5 hours ago", "3 days ago", measured from ``now`` and rounded
-down) and ISO dates before that; a request page gives the exact time in China time (GMT+08:00).
+- the list at ``/sourcingrequest?...&page=N...`` on ``sourcing.made-in-china.com``, in both recorded URL forms (all
+  requests, ``type=lastest``; one keyword, ``type=keyword&sort=post_date_desc``), as ``div.sc-list-buyer >
+  ul.sc-list-bd > li`` cards holding, in the order the 2014-2017 collector's regular expression reads them,
+  ``h6.title > a`` (relative link to ``/request/<12 letters>/<Title-Words>.html``), ``span.country``, ``div.price``
+  with a "Purchase Quantity:" ``span`` before the quantity, ``p.desc``, ``p.date``, ``div.qty`` and ``p.date2``;
+- request pages with the 2018 spider's labelled facts (``li > span.gray.info-title`` + value ``span``; "Request
+  From:" in a ``span.long-name``), ``div.prod-info > div.description-info`` and ``div.ellipsis-rfq-div``;
+- the 2026 situation that the list needs a supplier account, as a sign-in page at the supplier entry
+  ``/suppliers.html`` (its markup is invented: a title and a password form, what any sign-in page has).
+
+Placeholders, because the evidence does not record them: the **date format** (ISO ``2026-08-27`` on the list and the
+request page, the UTC day of the posting time), the quantity format ("20,000 Pieces"), "Quote Left" as a bare number,
+the description cut (160 characters), 20 requests a page, the category trail's wording, the page ``<title>``s, the
+404 page and robots.txt (none found; this one allows everything). No pager is rendered (its markup is unknown; the
+parser pages by the URL), and past the last page the list is an empty ``ul.sc-list-bd``.
+
+The requests come from a hand-written seed (``corpus/made_in_china/sourcing_requests_seed.jsonl``): going back from
+``today`` each day gets 5-10 requests, the seed cycled in a fixed order so a request comes back under a new id about
+once a week, as buyers re-post. Times of day are a stable fraction of the time elapsed at ``now`` (today's are all
+before ``now``); ids are 12-letter codes derived from the posting order. The same ``today`` and ``now`` always give
+the same pages.
 """
 
 from __future__ import annotations
@@ -17,23 +31,25 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from functools import cache
 from html import escape
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from rfq_pipeline.devtools.simulator.catalog import hash_fraction, time_on_day
-from rfq_pipeline.devtools.simulator.faults import Reply
+from rfq_pipeline.devtools.simulator.faults import Reply, redesigned
+from rfq_pipeline.sources.made_in_china import SPEC
 
 SEED = Path(__file__).resolve().parent.parent.parent / "corpus" / "made_in_china" / "sourcing_requests_seed.jsonl"
+HOST = "https://sourcing.made-in-china.com"
 PAGE_SIZE = 20
 DAYS = 45
 MIN_PER_DAY, MAX_PER_DAY = 5, 10
-RELATIVE_DAYS = 7  # younger requests show "N days ago", older ones their date
-CHINA_TIME = timezone(timedelta(hours=8))
+MAX_QUOTES = 10
+DESCRIPTION_CUT = 160
 
-_LIST_PATH = re.compile(r"^sourcing-requests/list-(\d+)\.html$")
-_REQUEST_PATH = re.compile(r"^sourcing-requests/([A-Za-z]{12})/[A-Za-z0-9-]+\.html$")
+_REQUEST_PATH = re.compile(r"^request/([A-Za-z]{12})/[^/]+\.html$")
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -43,28 +59,41 @@ class Request:
 
     request_id: str
     posted_at: datetime
+    key: str  # the seed row it was dealt from
     title: str
     quantity: str
     unit: str
     country: str
-    company: str
     category: str
     description: str
-    trade_terms: str
-    payment: str
     valid_days: int
+    quotes_left: int
+
+    @property
+    def slug(self) -> str:
+        """The title's words joined by hyphens, as in ``/request/umgfILojYvbt/Prefab-House.html``."""
+        return re.sub(r"[^A-Za-z0-9]+", "-", self.title).strip("-")
 
     @property
     def path(self) -> str:
         """Site path of the request page."""
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", self.title).strip("-")
-        return f"/sourcing-requests/{self.request_id}/{slug}.html"
+        return f"/request/{self.request_id}/{self.slug}.html"
 
     @property
     def quantity_text(self) -> str:
-        """The quantity as shown: thousands separators and the seed's plural unit ("20,000 Pieces")."""
+        """The quantity as rendered (a placeholder format): "20,000 Pieces"."""
         amount = f"{int(self.quantity):,}" if self.quantity.isdigit() else self.quantity
         return f"{amount} {self.unit}"
+
+    @property
+    def valid_to(self) -> date:
+        """The last day the request takes quotes."""
+        return self.posted_at.date() + timedelta(days=self.valid_days)
+
+    def matches(self, keyword: str) -> bool:
+        """Whether a keyword search finds the request: every word of ``keyword`` starts a word of its title or text."""
+        words = re.findall(r"[a-z0-9]+", f"{self.title} {self.description}".lower())
+        return all(any(word.startswith(part) for word in words) for part in re.findall(r"[a-z0-9]+", keyword.lower()))
 
 
 @cache
@@ -99,20 +128,20 @@ def build_requests(today: date, now: datetime) -> list[Request]:
     requests = []
     for rank, (_, _, posted_at) in enumerate(slots):
         row = rows[rank % len(rows)]
+        identifier = request_id(len(slots) - 1 - rank)
         requests.append(
             Request(
-                request_id=request_id(len(slots) - 1 - rank),
+                request_id=identifier,
                 posted_at=posted_at,
+                key=str(row["key"]),
                 title=str(row["title"]),
                 quantity=str(row["quantity"]),
                 unit=str(row["unit"]),
                 country=str(row["country"]),
-                company=str(row["company"]),
                 category=str(row["category"]),
                 description=str(row["description"]),
-                trade_terms=str(row["trade_terms"]),
-                payment=str(row["payment"]),
                 valid_days=int(str(row["valid_days"])),
+                quotes_left=int(hash_fraction(f"mic-quotes-{identifier}") * (MAX_QUOTES + 1)),
             )
         )
     if len({r.request_id for r in requests}) != len(requests):
@@ -120,172 +149,104 @@ def build_requests(today: date, now: datetime) -> list[Request]:
     return requests
 
 
-def posted_text(posted_at: datetime, now: datetime) -> str:
-    """The list's posting time at ``now``: relative (rounded down) within a week, the UTC date after."""
-    seconds = max(0, int((now - posted_at).total_seconds()))
-    if seconds < 60:
-        return "Just now"
-    if seconds >= RELATIVE_DAYS * 86400:
-        return posted_at.date().isoformat()
-    count, unit = next(
-        (seconds // size, unit) for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")) if seconds >= size
-    )
-    return f"{count} {unit}{'s' if count != 1 else ''} ago"
+def day_text(day: date) -> str:
+    """The placeholder day format of list and request pages (the real one was never recorded)."""
+    return day.isoformat()
 
 
-def china_time(posted_at: datetime) -> str:
-    """The request page's exact posting time: "2025-07-13 17:24:05 (GMT+08:00)"."""
-    return posted_at.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M:%S") + " (GMT+08:00)"
+def _snippet(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= DESCRIPTION_CUT else flat[:DESCRIPTION_CUT].rsplit(" ", 1)[0] + "..."
 
 
-def _document(title: str, body: str, canonical: str) -> str:
+def _document(title: str, body: str) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="UTF-8">
 <title>{escape(title)}</title>
-<link rel="canonical" href="{escape(canonical)}">
-<link rel="stylesheet" href="//www.micstatic.com/common/css/global.css">
 </head>
 <body>
-<div id="top" class="site-top">
- <div class="site-nav"><a class="logo" href="/">Made-in-China.com</a>
-  <ul class="user-nav"><li><a href="https://login.made-in-china.com/sign-in/">Sign In</a></li>
-  <li><a href="https://membercenter.made-in-china.com/join/">Join Free</a></li>
-  <li><a href="/sourcing-requests/post.html">Post Sourcing Request</a></li></ul>
- </div>
-</div>
-<div class="page-wrap">
 {body}
-</div>
-<div class="site-footer"><p>Copyright &copy; 1998-2025 Focus Technology Co., Ltd. All Rights Reserved.</p></div>
 </body>
 </html>
 """
 
 
-def _list_href(page: int) -> str:
-    return f"/sourcing-requests/list-{page}.html"
+def _item(request: Request) -> str:
+    return f"""<li>
+<h6 class="title"><a href="{request.path}" target="_blank">{escape(request.title)}</a></h6>
+<span class="country">{escape(request.country)}</span>
+<div class="price"><span>Purchase Quantity:</span> {escape(request.quantity_text)}</div>
+<p class="desc">{escape(_snippet(request.description))}</p>
+<p class="date">{day_text(request.posted_at.date())}</p>
+<div class="qty">{request.quotes_left}</div>
+<p class="date2">{day_text(request.valid_to)}</p>
+</li>"""
 
 
-def _pager(page: int, total_pages: int) -> str:
-    parts = []
-    if page > 1:
-        parts.append(f'<a class="prev" href="{_list_href(min(page - 1, total_pages))}">&lt; Prev</a>')
-    shown = min(page, total_pages)
-    numbers = sorted({1, total_pages, *range(max(1, shown - 2), min(total_pages, shown + 2) + 1)})
-    for number in numbers:
-        if number == page:
-            parts.append(f'<span class="current">{number}</span>')
-        else:
-            parts.append(f'<a href="{_list_href(number)}">{number}</a>')
-    if page < total_pages:
-        parts.append(f'<a class="next" href="{_list_href(page + 1)}">Next &gt;</a>')
-    else:
-        parts.append('<span class="next disabled">Next &gt;</span>')
-    return '<div class="sr-pager">\n ' + "\n ".join(parts) + "\n</div>"
-
-
-def _snippet(text: str, limit: int = 160) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[:limit].rsplit(" ", 1)[0] + "..."
-
-
-def _item(request: Request, now: datetime) -> str:
-    flag = re.sub(r"[^a-z]+", "-", request.country.lower())
-    return f"""<div class="sr-item" data-rfq-id="{request.request_id}">
- <h2 class="sr-item-title"><a href="{request.path}" target="_blank">{escape(request.title)}</a></h2>
- <div class="sr-item-attrs">
-  <span class="sr-qty"><i>Purchase Quantity:</i> {escape(request.quantity_text)}</span>
-  <span class="sr-dest"><i>Destination:</i> <em class="flag flag-{flag}"></em>{escape(request.country)}</span>
-  <span class="sr-time">{posted_text(request.posted_at, now)}</span>
- </div>
- <p class="sr-item-desc">{escape(_snippet(request.description))}</p>
- <a class="btn-quote" href="/sourcing-requests/quote/{request.request_id}">Quote Now</a>
-</div>"""
-
-
-def render_list(requests: list[Request], page: int, now: datetime) -> str:
-    """Page ``page`` of the newest-first list (past the last page: the "No sourcing requests found" state)."""
-    total_pages = max(1, -(-len(requests) // PAGE_SIZE))
+def render_list(requests: list[Request], page: int) -> str:
+    """Page ``page`` of a list (already filtered and newest first); past its end, an empty list."""
     chunk = requests[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    if chunk:
-        results = '<div class="sr-list">\n' + "\n".join(_item(request, now) for request in chunk) + "\n</div>"
-    else:
-        results = '<div class="sr-empty">No sourcing requests found. Try another page or category.</div>'
-    body = f"""<div class="sr-head"><h1>Sourcing Requests</h1>
- <p class="sr-summary">{len(requests):,} buyers are looking for suppliers. Quote now to win new orders.</p></div>
-{results}
-{_pager(page, total_pages)}"""
-    return _document(
-        f"Sourcing Requests - Page {page} | Made-in-China.com", body, f"https://www.made-in-china.com{_list_href(page)}"
-    )
-
-
-def render_list_drift(requests: list[Request], page: int, now: datetime) -> str:
-    """The list after a redesign: a card board with new class names and a "Load more" button."""
-    chunk = requests[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    cards = "\n".join(
-        f"""<div class="rfq-card"><a class="rfq-card__title" href="{request.path}">{escape(request.title)}</a>
- <div class="rfq-card__meta">{escape(request.quantity_text)} | {escape(request.country)}</div>
- <div class="rfq-card__time">{posted_text(request.posted_at, now)}</div></div>"""
-        for request in chunk
-    )
-    body = f"""<div class="rfq-board" data-page="{page}">
-{cards}
-<button class="rfq-board__more" type="button">Load more</button>
+    items = "\n".join(_item(request) for request in chunk)
+    body = f"""<div class="sc-list-buyer">
+<ul class="sc-list-bd">
+{items}
+</ul>
 </div>"""
-    return _document("Sourcing Requests | Made-in-China.com", body, f"https://www.made-in-china.com{_list_href(page)}")
+    return _document("Sourcing Requests - Made-in-China.com", body)
 
 
 def render_request(request: Request) -> str:
-    """A request page: facts table, buyer (when shown), full text and the exact posting time in China time."""
-    valid_to = request.posted_at.astimezone(CHINA_TIME).date() + timedelta(days=request.valid_days)
-    if request.company:
-        buyer = f'<span class="buyer-company">{escape(request.company)}</span>'
-    else:
-        buyer = '<span class="buyer-hidden">Buyer information is shown to Audited Suppliers only.</span>'
-    text = "\n".join(f"<p>{escape(p)}</p>" for p in request.description.split("\n"))
-    body = f"""<div class="sr-detail">
- <div class="crumb"><a href="{_list_href(1)}">Sourcing Requests</a> &gt; <span>{escape(request.category)}</span></div>
- <h1 class="sr-detail-title">{escape(request.title)}</h1>
- <table class="sr-detail-info">
-  <tr><th>Purchase Quantity</th><td>{escape(request.quantity_text)}</td></tr>
-  <tr><th>Destination Country</th><td>{escape(request.country)}</td></tr>
-  <tr><th>Trade Terms</th><td>{escape(request.trade_terms)}</td></tr>
-  <tr><th>Payment Terms</th><td>{escape(request.payment)}</td></tr>
-  <tr><th>Posted Time</th><td>{china_time(request.posted_at)}</td></tr>
-  <tr><th>Valid To</th><td>{valid_to.isoformat()}</td></tr>
-  <tr><th>Category</th><td>{escape(request.category)}</td></tr>
- </table>
- <div class="sr-detail-buyer"><span class="label">Buyer:</span> {buyer}</div>
- <div class="sr-detail-desc"><h3>Detailed Requirements</h3>
-  <div class="sr-detail-text">{text}</div>
- </div>
- <a class="btn-quote" href="/sourcing-requests/quote/{request.request_id}">Quote Now</a>
-</div>"""
-    return _document(
-        f"{request.title} - Sourcing Request | Made-in-China.com", body, f"https://www.made-in-china.com{request.path}"
+    """A request page with the 2018 spider's labelled facts, description and category trail."""
+    text = "\n".join(f"<p>{escape(line)}</p>" for line in request.description.split("\n"))
+    facts = (
+        ("Purchase Quantity:", request.quantity_text),
+        ("Date Posted:", day_text(request.posted_at.date())),
+        ("Valid to:", day_text(request.valid_to)),
+        ("Quote Left:", str(request.quotes_left)),
     )
+    rows = "\n".join(
+        f'<li><span class="gray info-title">{label}</span><span>{escape(value)}</span></li>' for label, value in facts
+    )
+    body = f"""<div class="ellipsis-rfq-div">Sourcing Requests &gt; {escape(request.category)}</div>
+<h1>{escape(request.title)}</h1>
+<ul>
+{rows}
+<li><span class="gray"><span class="long-name">Request From:</span></span><span>{escape(request.country)}</span></li>
+</ul>
+<div class="prod-info"><div class="description-info">
+{text}
+</div></div>"""
+    return _document(f"{request.title} - Made-in-China.com", body)
 
 
-def render_request_drift(request: Request) -> str:
-    """A request page after a redesign (no ``div.sr-detail``; facts as a definition list)."""
-    body = f"""<div class="rfq-detail-v2">
- <h1 class="rfq-title">{escape(request.title)}</h1>
- <dl class="rfq-facts"><dt>Quantity</dt><dd>{escape(request.quantity_text)}</dd>
- <dt>Posted</dt><dd>{request.posted_at.isoformat()}</dd></dl>
- <section class="rfq-body">{escape(request.description)}</section>
-</div>"""
-    return _document(f"{request.title} | Made-in-China.com", body, f"https://www.made-in-china.com{request.path}")
+def render_sign_in(path: str) -> str:
+    """The sign-in wall in front of the supplier's request search (invented markup: title and password form)."""
+    body = f"""<h1>Sign In</h1>
+<p>Please sign in with your supplier account to search sourcing requests.</p>
+<form method="post" action="https://login.made-in-china.com/sign-in/">
+<input type="hidden" name="next" value="{escape(path)}">
+<input type="text" name="username" autocomplete="username">
+<input type="password" name="password" autocomplete="current-password">
+<button type="submit">Sign In</button>
+</form>"""
+    return _document("Sign In - Made-in-China.com", body)
 
 
 def render_not_found(path: str) -> str:
-    """The site's 404 page."""
-    body = f"""<div class="error-404"><h1>Sorry, the page you visited does not exist.</h1>
-<p>{escape(path)} may have expired or been removed.</p>
-<p><a href="{_list_href(1)}">Browse Sourcing Requests</a></p></div>"""
-    return _document("404 Not Found | Made-in-China.com", body, "https://www.made-in-china.com/")
+    """A 404 page (placeholder markup)."""
+    body = f"<h1>Page Not Found</h1>\n<p>{escape(path)} does not exist or has been removed.</p>"
+    return _document("Page Not Found - Made-in-China.com", body)
+
+
+def _keyword(query: dict[str, list[str]]) -> str:
+    return query.get("keyword", [""])[0].strip() if query.get("type", [""])[0] == "keyword" else ""
+
+
+def _page(query: dict[str, list[str]]) -> int:
+    value = query.get("page", ["1"])[0]
+    return max(1, int(value)) if value.isdigit() else 1
 
 
 class MadeInChinaSite:
@@ -293,14 +254,9 @@ class MadeInChinaSite:
 
     name = "made_in_china"
     server_header = "openresty"
-    robots_txt = """User-agent: *
-Disallow: /{p}/sourcing-requests/quote/
-Disallow: /{p}/sourcing-requests/post.html
-Disallow: /{p}/membercenter/
-Disallow: /{p}/inquiry/
-Disallow: /{p}/cgi-bin/
-
-Sitemap: https://www.made-in-china.com/sitemap.xml
+    robots_txt = """# Made-in-China's robots.txt was not found in the evidence: this placeholder allows everything.
+User-agent: *
+Allow: /{p}/
 """
 
     def __init__(self) -> None:
@@ -312,28 +268,40 @@ Sitemap: https://www.made-in-china.com/sitemap.xml
         self._requests = build_requests(today, now)
         self._by_id = {request.request_id: request for request in self._requests}
 
+    def listing(self, keyword: str = "") -> list[Request]:
+        """The requests of the list (of one keyword if given), newest first."""
+        return [request for request in self._requests if not keyword or request.matches(keyword)]
+
     def render(self, rest: str, query: dict[str, list[str]], style: str, now: datetime) -> Reply:
-        """A list page, a request page, or the 404 page."""
-        del query
-        listing = _LIST_PATH.match(rest)
-        if listing:
-            page = max(1, int(listing.group(1)))
-            renderer = render_list_drift if style == "drift" else render_list
-            return Reply(200, renderer(self._requests, page, now).encode())
-        detail = _REQUEST_PATH.match(rest)
-        request = self._by_id.get(detail.group(1)) if detail else None
-        if request is not None:
-            html = render_request_drift(request) if style == "drift" else render_request(request)
-            return Reply(200, html.encode())
-        return Reply(404, render_not_found("/" + rest).encode())
+        """A list page, a request page, the sign-in wall of the supplier entry, or the 404 page."""
+        del now
+        if rest == "sourcingrequest":
+            html = render_list(self.listing(_keyword(query)), _page(query))
+        elif rest == "suppliers.html":
+            html = render_sign_in("/" + rest)
+        elif (detail := _REQUEST_PATH.match(rest)) and detail.group(1) in self._by_id:
+            html = render_request(self._by_id[detail.group(1)])
+        else:
+            return Reply(404, render_not_found("/" + rest).encode())
+        return Reply(200, (redesigned(html) if style == "drift" else html).encode())
+
+    def watched(self) -> list[Request]:
+        """The requests a crawl of the registered listings can reach (each listing up to the page cap)."""
+        reach = SPEC.max_pages * PAGE_SIZE
+        found: dict[str, Request] = {}
+        for listing in SPEC.listings:
+            query = parse_qs(urlsplit(listing.format(page=1)).query, keep_blank_values=True)
+            for request in self.listing(_keyword(query))[:reach]:
+                found.setdefault(request.request_id, request)
+        return [request for request in self._requests if request.request_id in found]
 
     def expected(self, day: date) -> list[str]:
-        """Ids of the requests posted on ``day`` (UTC), newest first."""
-        return [request.request_id for request in self._requests if request.posted_at.date() == day]
+        """Ids a crawl of the registered listings finds posted on ``day`` (UTC), newest first."""
+        return [request.request_id for request in self.watched() if request.posted_at.date() == day]
 
     def expected_total(self) -> int:
-        """Every request of the list."""
-        return len(self._requests)
+        """Every request the registered listings show."""
+        return len(self.watched())
 
     def requests(self) -> list[Request]:
         """The whole list, newest first (for tests)."""
