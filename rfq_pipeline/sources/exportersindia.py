@@ -1,222 +1,326 @@
-"""Parser for ExportersIndia buy leads: the latest-leads listing (``/buy-leads/``) and lead detail pages.
+"""Parser for ExportersIndia buy leads, read from the public buyer lists under ``/buyers/``.
 
-The selectors, URL patterns and labels below were designed for the simulator from the fields such boards show; they
-must be checked against the live site before production use. Listing items (``li.bl-item``) have a title link
-``/buy-lead-details/<id>/<slug>.htm``, label/value spans ("Quantity :", "Location :", "Posted :") and a description
-snippet; the detail page has the requirement table (``table.bld-spec``: order value, purpose, usage, frequency,
-preferred supplier location), the full text and the buyer block, whose company reads "Not Disclosed" for buyers
-who keep it to themselves.
+Built on second-hand evidence (no served page was found; see ``rfq_pipeline_tests/sources/fixtures/EVIDENCE_B.md``,
+section 2): ``Abu1982/ABUMeta`` (``config/site_templates.json``: list ``ul#buyer_lead > li`` on ``/buyers/``, title
+``div.lead_det-title h3``, ``div.lead-date``, ``div.lead-location``, ``div.other_info``, ``ul._info_p > li``, the
+``img._verify`` badge), ``zany555666-blip/ayel-crawler-system`` (``src/lib/crawler/customers.ts``: ``.buyer_lead > li``
+on ``/buyers/<slug>.htm``, ``<b>Label</b><span>Value</span>`` pairs, the ``.buys-info-list`` box, page 2 at
+``<slug>-2.htm``) and the Playwright suite ``Subhu4/LocalTestCasesHybrid`` run against the live ``/buyers/`` pages
+(headings "Looking for ...", masked mobile numbers "+91-88******83", never an unmasked one, "Contact Buyer",
+"Show More Result").
 
-Posting times are Indian Standard Time (UTC+05:30, no daylight saving) to the minute and in three forms:
-"Today, 02:45 PM", "Yesterday, 11:10 AM" and "10 Jul 2025, 09:05 PM". "Today" and "Yesterday" are the IST day
-of the moment the page was fetched, so the listing needs the fetch time to be dated.
+A lead is an ``li`` of ``#buyer_lead`` or ``.buyer_lead``: the heading "Looking for <product>" (the title is the
+product), the buyer's location, the posting date, labelled values (Buyer Name, Mobile No. as the site masks it,
+Quantity, Requirement, Frequency, Payment Mode, Usage/Application, ...) and the request text. The list has **no
+per-lead link or id**: every scraper stores the list URL as the lead URL. The external id is therefore a hash of what
+the card shows that does not change while it is listed (title, buyer name, masked mobile, location, quantity; not
+the date, which may be relative), and the URL is the root list's with ``#lead-<id>``.
+
+Unknown, and kept so: the text format of ``div.lead-date`` (no example exists anywhere; absolute days in any common
+form and "today", "yesterday", "N minutes/hours/days ago" against the fetch time are all read, and the simulator's
+format is a placeholder); how the lists page beyond the first page ("Show More Result" may load in place; a link it
+carries, or a ``rel=next`` link, is followed, and ``<slug>-N.htm`` is the static page form of category lists); the
+order of the list (so it is not treated as newest first); the empty-list page; the buyer's company (never shown).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from rfq_pipeline.sources.html import block_text, checked_tree, clean_text
+from rfq_pipeline.normalize.rfqs import country_code as lookup_country_code
+from rfq_pipeline.sources.dates import find_day, utc_day
+from rfq_pipeline.sources.html import checked_tree, clean_text
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
 SOURCE = "exportersindia"
 SITE_URL = "https://www.exportersindia.com"
-IST = timezone(timedelta(hours=5, minutes=30), "IST")
+LIST_URL = f"{SITE_URL}/buyers/"
 
-_DETAIL_PATH = re.compile(r"/buy-lead-details/(\d+)/([a-z0-9-]+)\.htm")
-_POSTED = re.compile(
-    r"(?:(?P<relative>today|yesterday)|(?P<day>\d{1,2})[ \-](?P<month>[A-Za-z]{3})[a-z]*[ ,\-]+(?P<year>\d{4}))"
-    r"\s*,?\s*(?P<hour>\d{1,2}):(?P<minute>\d{2})\s*(?P<ampm>[AP]\.?M\.?)",
-    re.IGNORECASE,
-)
-_MONTHS = {
-    m: i
-    for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)
-}
-_EMPTY_STATE = re.compile(r"\bno\s+buy\s*leads?\s+(?:were\s+)?found\b", re.IGNORECASE)
-_PAGE_PARAM = re.compile(r"[?&]page=(\d+)")
-_NOT_SPECIFIED = {"", "not specified", "n/a", "na", "-"}
-_NOT_DISCLOSED = {"", "not disclosed", "n/a", "-"}
+_LEADS = "#buyer_lead > li, .buyer_lead > li"
+_TITLE = "div.lead_det-title h3"
+_LOOKING_FOR = re.compile(r"^\s*looking\s+for\s+", re.I)
 _LABEL_KEY = re.compile(r"[^a-z0-9]+")
+# The same value under the labels the scrapers met ("Payment Mode", "payment mode", "Mode Of Payment").
+_LABEL_ALIASES = {"mode_of_payment": "payment_mode", "mobile_no": "mobile"}
+# India writes numeric dates day first ("29-07-2026").
+_DAY_FIRST = re.compile(r"\b(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})\b")
+_RELATIVE = re.compile(
+    r"\b(?:(?P<today>today)|(?P<yesterday>yesterday)|(?P<count>an?|\d+)\s*(?P<unit>min(?:ute)?s?|hours?|hrs?|days?)\s+ago)\b",
+    re.I,
+)
+_SHOW_MORE = re.compile(r"^show\s+more\s+results?$", re.I)
+# Indian states and union territories: a location naming one of them is in India even when the country is left out.
+INDIAN_STATES = frozenset(
+    {
+        "andaman and nicobar islands",
+        "andaman & nicobar islands",
+        "andhra pradesh",
+        "arunachal pradesh",
+        "assam",
+        "bihar",
+        "chandigarh",
+        "chhattisgarh",
+        "dadra and nagar haveli and daman and diu",
+        "delhi",
+        "new delhi",
+        "goa",
+        "gujarat",
+        "haryana",
+        "himachal pradesh",
+        "jammu and kashmir",
+        "jammu & kashmir",
+        "jharkhand",
+        "karnataka",
+        "kerala",
+        "ladakh",
+        "lakshadweep",
+        "madhya pradesh",
+        "maharashtra",
+        "manipur",
+        "meghalaya",
+        "mizoram",
+        "nagaland",
+        "odisha",
+        "orissa",
+        "puducherry",
+        "punjab",
+        "rajasthan",
+        "sikkim",
+        "tamil nadu",
+        "telangana",
+        "tripura",
+        "uttar pradesh",
+        "uttarakhand",
+        "west bengal",
+    }
+)
 
 
 def parse_list(html: str, *, fetched_at: datetime) -> ListPage:
-    """Parse one buy-leads listing page into its leads (newest first) and the paging state.
+    """Parse one buyer-list page into its leads in page order and the paging state.
 
-    ``fetched_at`` dates the "Today" / "Yesterday" entries. Raises :class:`PageParseError` (``truncated``,
-    ``challenge``, ``layout_drift``); a page without leads that says "No Buy Leads Found" is a valid empty result.
+    ``fetched_at`` dates relative posting times ("today", "3 hours ago"). Raises :class:`PageParseError`
+    (``truncated``, ``challenge``, ``layout_drift``); a list element without leads is a valid empty result.
     """
-    tree = checked_tree(html, what="buy leads list")
-    items = tree.css("li.bl-item")
-    if not items:
-        if _EMPTY_STATE.search(tree.body.text() if tree.body else ""):
-            return ListPage(entries=[], has_next=False, total_pages=_total_pages(tree))
-        raise PageParseError("layout_drift", "no li.bl-item leads and no 'No Buy Leads Found' message")
-    entries = [_item_to_rfq(item, index, fetched_at) for index, item in enumerate(items)]
-    return ListPage(entries=entries, has_next=_has_next(tree), total_pages=_total_pages(tree))
+    tree = checked_tree(html, what="buyer list")
+    items = _unique(tree.css(_LEADS)) or _unique(tree.css(f"li:has({_TITLE})"))
+    # Items without the lead heading are not leads (a "Show More Result" row, say); only none at all is drift.
+    leads = [item for item in items if item.css_first(_TITLE) is not None]
+    if not leads:
+        if not items and tree.css_first("#buyer_lead, .buyer_lead") is not None:
+            return ListPage(entries=[], has_next=False)
+        raise PageParseError("layout_drift", f"no lead with a {_TITLE} heading in #buyer_lead or .buyer_lead")
+    entries = [_item_to_rfq(item, fetched_at) for item in leads]
+    has_next, next_url = _paging(tree)
+    return ListPage(entries=entries, has_next=has_next, next_url=next_url)
 
 
-def parse_detail(html: str, entry: ParsedRfq) -> ParsedRfq:
-    """Enrich a listing entry from its detail page: full text, buyer company and the requirement table.
+def lead_key(title: str, buyer_name: str, mobile: str, location: str, quantity: str) -> str:
+    """The stable id of a lead that the site gives none: a hash of the card's lasting content (never its date)."""
+    parts = (clean_text(value).casefold() for value in (title, buyer_name, mobile, location, quantity))
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
-    Raises :class:`PageParseError` (``truncated``, ``challenge``, ``layout_drift``) like :func:`parse_list`.
+
+def lead_url(lead_id: str) -> str:
+    """The URL stored for a lead: the root list's, with the lead's id as a fragment (cards link nowhere)."""
+    return f"{LIST_URL}#lead-{lead_id}"
+
+
+def parse_posted(text: str, fetched_at: datetime) -> datetime | None:
+    """Midnight UTC of the day ``text`` names, absolute or relative to ``fetched_at``; ``None`` if it names none.
+
+    Absolute: "29 Jul 2026", "July 29, 2026", "2026-07-29" and day-first "29-07-2026". Relative: "Today",
+    "Yesterday", "5 minutes ago", "3 hours ago", "2 days ago".
     """
-    tree = checked_tree(html, what="buy lead detail")
-    heading = tree.css_first("h1.bld-title")
-    table = tree.css_first("table.bld-spec")
-    if heading is None or table is None:
-        raise PageParseError("layout_drift", "detail page without h1.bld-title or table.bld-spec")
-    spec: dict[str, str] = {}
-    for row in table.css("tr"):
-        label, value = row.css_first("th"), row.css_first("td")
-        if label is not None and value is not None:
-            spec[_label_key(label.text())] = clean_text(value.text())
-    text_node = tree.css_first("div.bld-desc p")
-    description = block_text(text_node) if text_node is not None else ""
-    company_node = tree.css_first("span.bld-company")
-    company = clean_text(company_node.text()) if company_node is not None else ""
-    if company.lower() in _NOT_DISCLOSED:
-        company = ""
-    posted_at, posted_text = entry.posted_at, entry.posted_text
-    date_node = tree.css_first("span.bld-date")
-    if posted_at is None and date_node is not None:
-        # The detail page prints an absolute time; a relative one cannot be dated without the fetch time.
-        posted_text = clean_text(date_node.text()).split(":", 1)[-1].strip()
-        posted_at = parse_posted(posted_text, None)
-    quantity = spec.pop("quantity", "")
-    attributes: dict[str, Any] = dict(entry.attributes)
-    attributes.update({key: value for key, value in spec.items() if value})
-    member_since = re.search(r"Member Since\s*:\s*(\d{4})", tree.body.text() if tree.body else "")
-    if member_since:
-        attributes["member_since"] = int(member_since.group(1))
-    return replace(
-        entry,
-        title=entry.title or clean_text(heading.text()),
-        description=description or entry.description,
-        quantity_text=entry.quantity_text or ("" if quantity.lower() in _NOT_SPECIFIED else quantity),
-        buyer_company=company or entry.buyer_company,
-        posted_at=posted_at,
+    found = find_day(text)
+    if found is not None:
+        return found[0]
+    numeric = _DAY_FIRST.search(text)
+    if numeric is not None:
+        return utc_day(int(numeric.group(3)), int(numeric.group(2)), int(numeric.group(1)))
+    relative = _RELATIVE.search(text)
+    if relative is None:
+        return None
+    now = fetched_at.replace(tzinfo=UTC) if fetched_at.tzinfo is None else fetched_at.astimezone(UTC)
+    if relative.group("today"):
+        moment = now
+    elif relative.group("yesterday"):
+        moment = now - timedelta(days=1)
+    else:
+        count = 1 if relative.group("count").lower() in ("a", "an") else int(relative.group("count"))
+        unit = relative.group("unit").lower()
+        if unit.startswith("min"):
+            moment = now - timedelta(minutes=count)
+        elif unit.startswith("h"):
+            moment = now - timedelta(hours=count)
+        else:
+            moment = now - timedelta(days=count)
+    return utc_day(moment.year, moment.month, moment.day)
+
+
+def country_of(location: str) -> tuple[str, str]:
+    """(ISO code, country) of a location: its last part if that is a country, India if a part is an Indian state."""
+    parts = [part.strip() for part in location.split(",") if part.strip()]
+    if parts and (code := lookup_country_code(parts[-1])):
+        return code, parts[-1]
+    if any(part.casefold() in INDIAN_STATES for part in parts):
+        return "IN", "India"
+    return "", ""
+
+
+def _unique(nodes: list[LexborNode]) -> list[LexborNode]:
+    """The nodes once each (a node that matches two selectors of a group is returned twice)."""
+    seen: set[int] = set()
+    unique = []
+    for node in nodes:
+        if node.mem_id not in seen:
+            seen.add(node.mem_id)
+            unique.append(node)
+    return unique
+
+
+def _label_key(label: str) -> str:
+    key = _LABEL_KEY.sub("_", label.lower()).strip("_")
+    return _LABEL_ALIASES.get(key, key)
+
+
+def _labelled(item: LexborNode) -> dict[str, str]:
+    """``ul._info_p > li`` as {label_key: value}: ``<b>Buyer Name</b><span>...</span>``."""
+    values: dict[str, str] = {}
+    for row in item.css("ul._info_p > li"):
+        label, value = row.css_first("b"), row.css_first("span")
+        if label is None or value is None:
+            continue
+        key = _label_key(clean_text(label.text()).rstrip(":").strip())
+        if key and clean_text(value.text()):
+            values.setdefault(key, clean_text(value.text()))
+    return values
+
+
+def _activity(item: LexborNode) -> dict[str, str]:
+    """The buyer's activity box (``.buys-info-list li`` with ``.lbl`` / ``.val``), as shown."""
+    values = {}
+    for row in item.css(".buys-info-list li"):
+        label, value = row.css_first(".lbl"), row.css_first(".val")
+        if label is not None and value is not None and clean_text(label.text()):
+            values[clean_text(label.text()).rstrip(":").strip()] = clean_text(value.text())
+    return values
+
+
+def _text(item: LexborNode, selector: str) -> str:
+    node = item.css_first(selector)
+    return clean_text(node.text(separator=" ")) if node is not None else ""
+
+
+def _item_to_rfq(item: LexborNode, fetched_at: datetime) -> ParsedRfq:
+    heading = _text(item, _TITLE)
+    title = _LOOKING_FOR.sub("", heading).strip() or heading
+    values = _labelled(item)
+    buyer_name = values.pop("buyer_name", "")
+    quantity = values.pop("quantity", "")
+    location = _text(item, "div.lead-location")
+    posted_text = _text(item, "div.lead-date")
+    attributes: dict[str, Any] = dict(values)  # "mobile" stays exactly as the site masks it
+    if location:
+        attributes["location"] = location
+    if item.css_first("img._verify") is not None:
+        attributes["verified"] = True
+    activity = _activity(item)
+    if activity:
+        attributes["buyer_activity"] = activity
+    lead_id = lead_key(title, buyer_name, values.get("mobile", ""), location, quantity)
+    code, country = country_of(location)
+    return ParsedRfq(
+        source=SOURCE,
+        external_id=lead_id,
+        canonical_url=lead_url(lead_id),
+        title=title,
+        posted_at=parse_posted(posted_text, fetched_at) if posted_text else None,
         posted_text=posted_text,
+        description=_text(item, "div.other_info"),
+        quantity_text=quantity,
+        buyer_name=buyer_name,
+        country_raw=country,
+        country_code=code,
         attributes=attributes,
     )
 
 
-def parse_posted(text: str, fetched_at: datetime | None) -> datetime | None:
-    """The board's posting time as UTC: "Today, 02:45 PM", "Yesterday, 11:10 AM" or "10 Jul 2025, 09:05 PM" (IST).
+def _paging(tree: LexborHTMLParser) -> tuple[bool, str | None]:
+    for selector in ('link[rel="next"]', 'a[rel~="next"]'):
+        node = tree.css_first(selector)
+        href = (node.attributes.get("href") or "").strip() if node is not None else ""
+        if href and not href.startswith(("javascript:", "#")):
+            return True, href
+    for node in tree.css("a, button"):
+        if _SHOW_MORE.match(clean_text(node.text())):
+            href = (node.attributes.get("href") or "").strip()
+            if href and not href.startswith(("javascript:", "#")):
+                return True, href
+            # A control without a page link loads more in place: the static page form is the listing's next page.
+            return True, None
+    return False, None
 
-    "Today" and "Yesterday" count from the IST day of ``fetched_at`` (``None``: they cannot be dated); returns
-    ``None`` for anything else.
+
+class HtmPagedSpec(SourceSpec):
+    """ExportersIndia's static paging of category lists: page N of ``/buyers/<slug>.htm`` is ``<slug>-N.htm``.
+
+    The root list ``/buyers/`` has no known page form: its later pages are only reached by a link the page gives.
     """
-    match = _POSTED.search(text)
-    if match is None:
-        return None
-    hour, minute = int(match.group("hour")), int(match.group("minute"))
-    if not (1 <= hour <= 12 and minute < 60):
-        return None
-    hour = hour % 12 + (12 if match.group("ampm").upper().startswith("P") else 0)
-    relative = (match.group("relative") or "").lower()
-    if relative:
-        if fetched_at is None:
-            return None
-        fetched = fetched_at.replace(tzinfo=UTC) if fetched_at.tzinfo is None else fetched_at
-        day = fetched.astimezone(IST).date() - timedelta(days=1 if relative == "yesterday" else 0)
-        year, month, day_no = day.year, day.month, day.day
-    else:
-        month_no = _MONTHS.get(match.group("month").lower()[:3])
-        if month_no is None:
-            return None
-        year, month, day_no = int(match.group("year")), month_no, int(match.group("day"))
-    try:
-        local = datetime(year, month, day_no, hour, minute, tzinfo=IST)
-    except ValueError:
-        return None
-    return local.astimezone(UTC)
+
+    def list_url(self, listing: str, page: int, start: datetime | None = None, end: datetime | None = None) -> str:
+        """Absolute URL of page ``page`` of ``listing``."""
+        url = super().list_url(listing, page, start, end)
+        if page > 1 and url.endswith(".htm"):
+            return f"{url[: -len('.htm')]}-{page}.htm"
+        return url
 
 
-def _label_key(text: str) -> str:
-    """ "Approx. Order Value" -> "approx_order_value"."""
-    return _LABEL_KEY.sub("_", clean_text(text).lower()).strip("_")
+# Only the root list is watched: the industry pages a beauty exporter would want (the live page lists "Cosmetics &
+# Personal Care Products" and "Ayurveda & Herbal Product") have no known slug, and the known ones (agriculture,
+# textiles, labels, fashion-apparel, a4-size-copy-paper) are not a beauty exporter's. Industry or product pages can be
+# added with RFQ_SOURCE_EXPORTERSINDIA_LISTINGS ("/buyers/<slug>.htm").
+LISTINGS = ("/buyers/",)
 
-
-def _labelled_values(item: LexborNode) -> dict[str, str]:
-    """The item's "<b>Label :</b> value" spans as {label_key: value}."""
-    values: dict[str, str] = {}
-    for span in item.css("div.bl-info span"):
-        label_node = span.css_first("b")
-        if label_node is None:
-            continue
-        label = clean_text(label_node.text())
-        value = clean_text(span.text())
-        if value.startswith(label):
-            value = value[len(label) :].strip()
-        values[_label_key(label.rstrip(" :"))] = value
-    return values
-
-
-def _item_to_rfq(item: LexborNode, index: int, fetched_at: datetime) -> ParsedRfq:
-    link = item.css_first("div.bl-title a[href]")
-    href = (link.attributes.get("href") or "") if link is not None else ""
-    match = _DETAIL_PATH.search(href)
-    if link is None or match is None:
-        raise PageParseError("layout_drift", f"lead {index} lacks a div.bl-title link to /buy-lead-details/<id>/")
-    lead_id, slug = match.group(1), match.group(2)
-    detail_path = f"/buy-lead-details/{lead_id}/{slug}.htm"
-    values = _labelled_values(item)
-    posted_text = values.get("posted", "")
-    quantity = values.get("quantity", "")
-    snippet = item.css_first("p.bl-desc")
-    return ParsedRfq(
-        source=SOURCE,
-        external_id=lead_id,
-        canonical_url=SITE_URL + detail_path,
-        title=clean_text(link.text()),
-        posted_at=parse_posted(posted_text, fetched_at) if posted_text else None,
-        posted_text=posted_text,
-        description=clean_text(snippet.text()) if snippet is not None else "",
-        quantity_text="" if quantity.lower() in _NOT_SPECIFIED else quantity,
-        country_raw=values.get("location") or values.get("buyer_location", ""),
-        detail_path=detail_path,
-    )
-
-
-def _has_next(tree: LexborHTMLParser) -> bool:
-    # The last page shows the "Next" control as a span (class "nxt dis"), never as a link.
-    return any("nxt" in (a.attributes.get("class") or "").split() for a in tree.css("div.paging a[href]"))
-
-
-def _total_pages(tree: LexborHTMLParser) -> int | None:
-    numbers = [
-        int(m.group(1)) for a in tree.css("div.paging a[href]") if (m := _PAGE_PARAM.search(a.attributes["href"] or ""))
-    ]
-    current = tree.css_first("div.paging span.on")
-    if current is not None and clean_text(current.text()).isdigit():
-        numbers.append(int(clean_text(current.text())))
-    return max(numbers) if numbers else None
-
-
-SPEC = SourceSpec(
+SPEC = HtmPagedSpec(
     name="exportersindia",
     kind="marketplace",
     site_url=SITE_URL,
-    # All categories: the exporter is multi-industry, and classification decides relevance, not the listing.
-    listings=("/buy-leads/?page={page}",),
-    detail_pattern="/buy-lead-details/<id>/<slug>.htm",
+    listings=LISTINGS,
+    detail_pattern="(none: cards link to no lead page; the id is a hash of the card, the URL the list's #lead-<id>)",
     parse_list=parse_list,
-    parse_detail=parse_detail,
+    parse_detail=None,  # no lead page is known
     cadence="0 */6 * * *",
-    rate_per_minute=12.0,
-    burst=3,
+    rate_per_minute=10.0,
+    burst=2,
     impersonate="chrome",
-    max_pages=40,  # 25 leads a page: about two months of leads
+    # The order of the list is unknown, so every crawl reads it to this cap: 15 pages of 20 leads.
+    max_pages=15,
     respect_robots=True,
-    description="ExportersIndia buy leads: Indian and overseas buyers' requirements with quantity, location and "
-    "order value; the buyer company when disclosed.",
-    page_size=25,
+    description="ExportersIndia buy leads from the public buyer list: product, buyer name, masked mobile, location, "
+    "quantity, requirement, frequency and the request text.",
+    page_size=20,
+    evidence="second_hand",
+    fixtures=(),
+    known_gaps=(
+        "no served page seen: selectors come from other people's scrapers (ABUMeta, ayel-crawler-system, a QA suite)",
+        "no lead id or lead URL on the list: the id is a hash of the card's content, the URL the list's #lead-<id>",
+        "a buyer re-posting the same request with the same details gets the same id",
+        "the date format of div.lead-date is unknown (the simulator's is a placeholder)",
+        "how the root list pages is unknown ('Show More Result' may load in place)",
+        "the list order is unknown, so each crawl reads to the page cap",
+        "mobile numbers are masked by the site (+91-88******83)",
+        "the buyer's company is never shown, only the buyer's name",
+        "the empty-list page is unknown",
+        "beauty industry slugs are unknown, so only the root list is watched",
+    ),
+    date_sorted=False,
+    detail_regex="",  # cards have no detail links for the fallback extractor to follow
     mail_domains=("exportersindia.com",),
 )

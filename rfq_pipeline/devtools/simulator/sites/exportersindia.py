@@ -1,11 +1,34 @@
-"""The simulated ExportersIndia buy-lead board: the latest-leads listing (all leads or one category) and lead pages.
+"""The simulated ExportersIndia buyer lists, in the markup other people's scrapers read from the live site.
 
-No saved page of the real site is available, so the page structure is a plausible design for an Indian B2B board
-(see :mod:`rfq_pipeline.sources.exportersindia`). Leads are generated from the hand-written seed in
-``corpus/exportersindia`` (products, buyer locations, fictional buyer companies). Each calendar day's leads depend
-only on its date, so a day keeps the same leads (ids, titles, quantities) whatever day the simulator is started on;
-only today's leads are squeezed into the part of the day that has passed by the frozen ``now``. Times are shown in
-Indian Standard Time to the minute, so every lead is posted on a whole minute.
+No served page of these lists exists in any public source (``EVIDENCE_B.md`` section 2), so the pages follow what
+``Abu1982/ABUMeta``, ``zany555666-blip/ayel-crawler-system`` and the Playwright suite ``Subhu4/LocalTestCasesHybrid``
+read from them:
+
+* the root list ``/buyers/`` (the registered listing) with the headings the QA suite checks ("Buy Leads & Trade
+  Leads from Verified Buyers", "Explore Buy Leads by Industry", "Latest Buy Leads from Verified & Genuine Buyers"),
+  industry links ``/buyers/<slug>.htm`` and the leads in ``ul#buyer_lead`` (ABUMeta's id);
+* industry lists ``/buyers/<slug>.htm`` headed "Buyers for <industry>", with a "Buyers" breadcrumb, the leads in
+  ``ul.buyer_lead`` (ayel's class) and page N at ``/buyers/<slug>-N.htm`` (ayel's page form); an unknown slug answers
+  410 with "Page Removed" in its title (ayel checks the title for it).
+
+Each lead is an ``li``: ``div.lead_det-title h3`` "Looking for <product>", ``div.lead-location``, ``div.lead-date``,
+``ul._info_p`` with ``<b>Label</b><span>Value</span>`` rows (Buyer Name, Mobile No. masked "+91-98******21", Quantity,
+Requirement, Frequency, Payment Mode, Usage/Application), ``div.other_info`` with the request, an ``img._verify``
+badge on verified buyers and a "Contact Buyer" button. No page shows an unmasked number.
+
+Placeholders, because the real thing is unknown: the date text ("29 Jul 2026", the UTC day of the simulated post;
+the site's own format has never been seen), the paging (a "Show More Result" link to the next page: the control's
+text is the site's, that it is a link is a guess; on the root list its target ``/buyers/?page=N`` is invented, on
+industry lists it is ayel's ``<slug>-N.htm``), the page size (20), the order (newest first), the location format,
+the industry slugs other than ``agriculture`` and ``textiles``, the values of Requirement, Frequency and Payment Mode,
+the verified badge's image and the page around the lists. The ``.buys-info-list`` activity box is not simulated (its
+labels and values are not known well enough).
+
+The leads come from the hand-written seed ``corpus/exportersindia/buy_leads_seed.json``: each day of the 45 up to
+``today`` gets 5-8 leads whose product, buyer, location, amount and wording depend only on the date and position, so
+a day keeps its leads whatever day the simulator starts on; today's are all posted before ``now``. A lead's id is
+the parser's hash of its card (:func:`rfq_pipeline.sources.exportersindia.lead_key`), kept unique by re-drawing the
+masked mobile number's visible digits in the rare case of a clash.
 """
 
 from __future__ import annotations
@@ -13,27 +36,24 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from html import escape
 from typing import Any
 
 from rfq_pipeline.devtools.simulator.catalog import CORPUS, hash_fraction
-from rfq_pipeline.devtools.simulator.faults import Reply
+from rfq_pipeline.devtools.simulator.faults import Reply, redesigned
+from rfq_pipeline.sources.exportersindia import SPEC, lead_key
 
 NAME = "exportersindia"
 SEED = CORPUS / NAME / "buy_leads_seed.json"
 HISTORY_DAYS = 45  # today and the 44 days before it
-MIN_PER_DAY, MAX_PER_DAY = 8, 20
-PAGE_SIZE = 25
-SNIPPET_CHARS = 140
-NOT_DISCLOSED_SHARE = 0.4  # buyers who keep their company name to themselves
-NO_QUANTITY_SHARE = 0.1  # leads whose quantity reads "Not Specified"
-IST = timezone(timedelta(hours=5, minutes=30), "IST")
-# Lead ids grow with time: 40 id slots per day (more than MAX_PER_DAY) counted from this date.
-ID_BASE, ID_EPOCH, IDS_PER_DAY = 3_000_000, date(2024, 1, 1), 40
-CONTACT_PATH = "/my-account/buy-leads/contact-buyer.htm?blid="  # behind the login, disallowed by robots.txt
+MIN_PER_DAY, MAX_PER_DAY = 5, 8
+PAGE_SIZE = 20
+NO_QUANTITY_SHARE = 0.1
+VERIFIED_SHARE = 0.6
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_INDUSTRY_PATH = re.compile(r"^buyers/(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*?)(?:-(?P<page>\d+))?\.htm$")
 
 
 @dataclass(frozen=True)
@@ -41,31 +61,26 @@ class EiLead:
     """One buy lead on the simulated ExportersIndia."""
 
     lead_id: str
-    posted_at: datetime  # UTC, on a whole minute
-    title: str
+    key: str  # the seed key the lead is drawn from (never rendered)
+    posted_at: datetime  # UTC
     product: str
-    category: str  # URL slug of the category
+    industry: str  # the industry list's slug
     kind: str  # beauty / other / hard_negative, from the seed (for tests of the mix, never rendered)
-    quantity: str  # "" when the buyer did not say
+    buyer_name: str
+    mobile: str  # masked as the site shows it
     location: str
-    description: str
-    company: str  # "" when not disclosed
-    order_value: str
-    purpose: str
-    usage: str
+    quantity: str  # "" when the card has no Quantity row
+    requirement: str
     frequency: str
-    supplier_location: str
-    member_since: int
+    payment_mode: str
+    usage: str
+    description: str
+    verified: bool
 
     @property
-    def slug(self) -> str:
-        """The lead's URL slug, from its product."""
-        return re.sub(r"[^a-z0-9]+", "-", self.product.lower()).strip("-")
-
-    @property
-    def detail_path(self) -> str:
-        """Site path of the lead's detail page."""
-        return f"/buy-lead-details/{self.lead_id}/{self.slug}.htm"
+    def heading(self) -> str:
+        """The card's heading."""
+        return f"Looking for {self.product}"
 
 
 @cache
@@ -85,42 +100,36 @@ def _round_amount(value: float) -> int:
     return int(round(value / magnitude) * magnitude)
 
 
+def masked_mobile(country: str, key: str) -> str:
+    """A mobile number as the site masks it: "+91-98******21" (two digits, six stars, two digits)."""
+    dial = _seed()["dial_codes"][country]
+    first = 70 + int(hash_fraction(key + "/first") * 30) if dial == "91" else 10 + int(hash_fraction(key) * 90)
+    return f"+{dial}-{first}******{int(hash_fraction(key + '/last') * 100):02d}"
+
+
 def day_leads(day: date, today: date, now: datetime) -> list[EiLead]:
     """The leads posted on ``day`` (UTC), newest first."""
-    seed = _seed()
     count = MIN_PER_DAY + int(hash_fraction(f"{NAME}/{day}/count") * (MAX_PER_DAY - MIN_PER_DAY + 1))
     midnight = datetime.combine(day, time(0), UTC)
     # Today's leads all fall before the frozen now; earlier days use the whole day.
     span = int((now - midnight).total_seconds()) if day == today else 86_400
-    drafts: list[tuple[int, int]] = []
-    for index in range(count):
-        offset = int(hash_fraction(f"{NAME}/{day}/{index}/time") * span) // 60 * 60
-        drafts.append((offset, index))
-    drafts.sort()
-    leads = []
-    for rank, (offset, index) in enumerate(drafts):
-        key = f"{NAME}/{day}/{index}"
-        lead_id = ID_BASE + (day - ID_EPOCH).days * IDS_PER_DAY + rank
-        leads.append(_make_lead(seed, key, str(lead_id), midnight + timedelta(seconds=offset)))
+    drafts = sorted((int(hash_fraction(f"{NAME}/{day}/{index}/time") * span), index) for index in range(count))
+    leads = [_make_lead(f"{NAME}/{day}/{index}", midnight + timedelta(seconds=offset)) for offset, index in drafts]
     leads.reverse()
     return leads
 
 
-def _make_lead(seed: dict[str, Any], key: str, lead_id: str, posted_at: datetime) -> EiLead:
+def _make_lead(key: str, posted_at: datetime, salt: int = 0) -> EiLead:
+    seed = _seed()
     product = _pick(seed["products"], key + "/product")
     location = _pick(seed["locations"], key + "/location")
-    abroad = not location.endswith(", India")
+    country = location.rsplit(",", 1)[-1].strip()
+    names = seed["buyer_names_india"] if country == "India" else seed["buyer_names_abroad"][country]
     unit, low, high = _pick(product["units"], key + "/unit")
     amount = _round_amount(low + hash_fraction(key + "/amount") * (high - low))
     quantity = "" if hash_fraction(key + "/no-quantity") < NO_QUANTITY_SHARE else f"{amount} {unit}"
-    disclosed = hash_fraction(key + "/disclosed") >= NOT_DISCLOSED_SHARE
-    companies = seed["companies_abroad"] if abroad else seed["companies_india"]
-    company = _pick(companies, key + "/company") if disclosed else ""
     purpose = _pick(seed["purposes"], key + "/purpose")
     frequency = _pick(seed["frequencies"], key + "/frequency")
-    order_value = _pick(seed["order_values_abroad" if abroad else "order_values"], key + "/value")
-    supplier_location = "Anywhere in India" if abroad else _pick(seed["supplier_locations"], key + "/from")
-    title = _pick(seed["title_patterns"], key + "/title").format(product=product["name"])
     qty_part = f" ({quantity})" if quantity else ""
     openings = (
         f"I want to buy {product['name']}{qty_part}. Kindly send me price and other details.",
@@ -129,263 +138,129 @@ def _make_lead(seed: dict[str, Any], key: str, lead_id: str, posted_at: datetime
         f"Looking for a reliable supplier of {product['name']}{qty_part} on a {frequency.lower()} basis. "
         "Send catalogue and price list.",
     )
-    lines = [_pick(list(openings), key + "/opening")]
-    lines += list(product["details"])
-    lines.append(f"Usage/Application: {product['usage']}")
+    description = f"{_pick(list(openings), key + '/opening')} {'. '.join(product['details'])}."
+    buyer_name = _pick(names, key + "/buyer")
+    mobile_key = key + "/mobile" + (f"/{salt}" if salt else "")
+    mobile = masked_mobile(country, mobile_key)
     return EiLead(
-        lead_id=lead_id,
+        lead_id=lead_key(product["name"], buyer_name, mobile, location, quantity),
+        key=key,
         posted_at=posted_at,
-        title=title,
         product=product["name"],
-        category=product["category"],
+        industry=product["industry"],
         kind=product["kind"],
-        quantity=quantity,
+        buyer_name=buyer_name,
+        mobile=mobile,
         location=location,
-        description="\n".join(lines),
-        company=company,
-        order_value=order_value,
-        purpose=purpose,
-        usage=product["usage"],
+        quantity=quantity,
+        requirement=_pick(seed["requirements"], key + "/requirement"),
         frequency=frequency,
-        supplier_location=supplier_location,
-        member_since=2012 + int(hash_fraction(key + "/member") * 13),
+        payment_mode=_pick(seed["payment_modes"], key + "/payment") if hash_fraction(key + "/pay") < 0.5 else "",
+        usage=product["usage"],
+        description=description,
+        verified=hash_fraction(key + "/verified") < VERIFIED_SHARE,
     )
 
 
-def ist_clock(moment: datetime) -> str:
-    """A time of day as the site prints it: 12-hour IST, "02:45 PM"."""
-    return moment.astimezone(IST).strftime("%I:%M %p")
+def day_text(moment: datetime) -> str:
+    """The simulator's date text ("29 Jul 2026"): a placeholder, the site's own format is unknown."""
+    return f"{moment.day:02d} {_MONTHS[moment.month - 1]} {moment.year}"
 
 
-def ist_date(moment: datetime) -> str:
-    """A date as the site prints it: "10 Jul 2025" (IST)."""
-    local = moment.astimezone(IST)
-    return f"{local.day:02d} {_MONTHS[local.month - 1]} {local.year}"
+def _row(label: str, value: str) -> str:
+    return f"<li><b>{escape(label, quote=False)}</b><span>{escape(value, quote=False)}</span></li>"
 
 
-def list_date(posted_at: datetime, now: datetime) -> str:
-    """The listing's posting time: "Today, 02:45 PM", "Yesterday, 11:10 AM" or "10 Jul 2025, 09:05 PM" (IST)."""
-    local_day = posted_at.astimezone(IST).date()
-    today_ist = now.astimezone(IST).date()
-    if local_day == today_ist:
-        return f"Today, {ist_clock(posted_at)}"
-    if local_day == today_ist - timedelta(days=1):
-        return f"Yesterday, {ist_clock(posted_at)}"
-    return f"{ist_date(posted_at)}, {ist_clock(posted_at)}"
+def _card(lead: EiLead) -> str:
+    rows = [("Buyer Name", lead.buyer_name), ("Mobile No.", lead.mobile)]
+    if lead.quantity:
+        rows.append(("Quantity", lead.quantity))
+    rows += [("Requirement", lead.requirement), ("Frequency", lead.frequency)]
+    if lead.payment_mode:
+        rows.append(("Payment Mode", lead.payment_mode))
+    rows.append(("Usage/Application", lead.usage))
+    verified = '<img class="_verify" src="/images/verified.png" alt="Verified Buyer"> ' if lead.verified else ""
+    return f"""<li>
+ <div class="lead_det-title"><h3>{escape(lead.heading, quote=False)}</h3></div>
+ <div class="lead-location">{escape(lead.location, quote=False)}</div>
+ <div class="lead-date">{day_text(lead.posted_at)}</div>
+ <ul class="_info_p">{"".join(_row(label, value) for label, value in rows)}</ul>
+ <div class="other_info">{escape(lead.description, quote=False)}</div>
+ {verified}<button type="button">Contact Buyer</button>
+</li>"""
 
 
-def _snippet(text: str) -> str:
-    flat = " ".join(text.split())
-    if len(flat) <= SNIPPET_CHARS:
-        return flat
-    return flat[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "..."
-
-
-def _document(title: str, body: str, canonical: str) -> str:
+def _document(title: str, body: str) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)}</title>
-<link rel="canonical" href="https://www.exportersindia.com{escape(canonical)}">
-<link rel="stylesheet" href="https://static.exportersindia.com/css/ei-main.css">
 </head>
 <body>
-<header class="ei-header">
- <div class="container">
-  <a class="logo" href="/"><img src="https://static.exportersindia.com/images/logo.png" alt="ExportersIndia"></a>
-  <form class="ei-search" action="/search.php" method="get">
-   <input type="text" name="srch_catg" placeholder="Search products or buy leads">
-   <button type="submit">Search</button>
-  </form>
-  <ul class="ei-nav">
-   <li><a href="/buy-leads/">Buy Leads</a></li>
-   <li><a href="/post-buy-requirement.htm">Post Requirement</a></li>
-   <li><a href="/my-account/">My Account</a></li>
-  </ul>
- </div>
-</header>
+<header><a href="/">ExportersIndia</a> <span>Call us : 9700-318-318</span></header>
+<main>
 {body}
-<footer class="ei-footer">
- <div class="container"><p>&copy; ExportersIndia.com. All Rights Reserved.</p></div>
-</footer>
-<script src="https://static.exportersindia.com/js/ei-main.js"></script>
+</main>
+<footer><p>&copy; ExportersIndia.com. All Rights Reserved.</p></footer>
 </body>
 </html>
 """
 
 
-def _list_item(lead: EiLead, now: datetime) -> str:
-    quantity = escape(lead.quantity) if lead.quantity else "Not Specified"
-    return f"""  <li class="bl-item" id="bl_{lead.lead_id}">
-   <div class="bl-title">
-    <a href="{escape(lead.detail_path)}" title="{escape(lead.title)}">{escape(lead.title)}</a>
-   </div>
-   <div class="bl-info">
-    <span class="bl-qty"><b>Quantity :</b> {quantity}</span>
-    <span class="bl-loc"><b>Location :</b> {escape(lead.location)}</span>
-    <span class="bl-date"><b>Posted :</b> {list_date(lead.posted_at, now)}</span>
-   </div>
-   <p class="bl-desc">{escape(_snippet(lead.description))}</p>
-   <div class="bl-act">
-    <a class="btn-contact" rel="nofollow" href="{CONTACT_PATH}{lead.lead_id}">Contact Buyer Now</a>
-    <a class="btn-view" href="{escape(lead.detail_path)}">View Details</a>
-   </div>
-  </li>"""
+def _leads_block(leads: list[EiLead], attribute: str, more_href: str | None) -> str:
+    cards = "\n".join(_card(lead) for lead in leads)
+    more = f'\n<a href="{more_href}">Show More Result</a>' if more_href else ""
+    return f"<ul {attribute}>\n{cards}\n</ul>{more}"
 
 
-def _paging(base: str, page: int, total_pages: int) -> str:
-    if total_pages <= 1 and page <= 1:
-        return ""
-    parts = []
-    if page > 1:
-        parts.append(f'<a class="prv" rel="prev" href="{base}?page={page - 1}">&laquo; Prev</a>')
-    start = max(1, min(page - 2, total_pages - 4))
-    for number in range(start, min(total_pages, start + 4) + 1):
-        if number == page:
-            parts.append(f'<span class="on">{number}</span>')
-        else:
-            parts.append(f'<a href="{base}?page={number}">{number}</a>')
-    if page < total_pages:
-        parts.append(f'<a class="nxt" rel="next" href="{base}?page={page + 1}">Next &raquo;</a>')
-        parts.append(f'<a class="lst" href="{base}?page={total_pages}">Last</a>')
-    else:
-        parts.append('<span class="nxt dis">Next &raquo;</span>')
-    return '<div class="paging">\n ' + "\n ".join(parts) + "\n</div>"
-
-
-def render_list(leads: list[EiLead], category: str | None, page: int, now: datetime, *, known: bool = True) -> str:
-    """Page ``page`` of the latest buy leads (``category`` None: all categories), newest first."""
-    categories = _seed()["categories"]
-    name = categories.get(category, "") if category else ""
-    heading = f"{name} Buy Leads" if name else "Latest Buy Leads"
-    base = f"/buy-leads/{category}/" if category else "/buy-leads/"
-    total_pages = -(-len(leads) // PAGE_SIZE)
+def render_root(leads: list[EiLead], page: int) -> str:
+    """Page ``page`` of the root list ``/buyers/`` (page 1 with the industry directory)."""
+    total_pages = max(1, -(-len(leads) // PAGE_SIZE))
     chunk = leads[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    if chunk:
-        first = (page - 1) * PAGE_SIZE + 1
-        summary = f"Showing {first} - {first + len(chunk) - 1} of {len(leads)} Buy Leads"
-        items = '<ul class="bl-list">\n' + "\n".join(_list_item(lead, now) for lead in chunk) + "\n </ul>"
-    else:
-        summary = f"{len(leads)} Buy Leads" if known else "0 Buy Leads"
-        items = (
-            '<div class="no-record">\n  <h3>No Buy Leads Found</h3>\n'
-            "  <p>There are no buy leads matching your selection right now. "
-            '<a href="/post-buy-requirement.htm">Post your requirement</a> or '
-            '<a href="/buy-leads/">browse all buy leads</a>.</p>\n </div>'
-        )
-    category_links = "\n".join(
-        f'   <li><a href="/buy-leads/{slug}/">{escape(label)}</a></li>' for slug, label in categories.items()
+    more = f"/buyers/?page={page + 1}" if page < total_pages else None
+    industries = "\n".join(
+        f'<li><a href="/buyers/{slug}.htm">{escape(name, quote=False)}</a></li>'
+        for slug, name in _seed()["industries"].items()
     )
-    body = f"""<div class="container bl-page">
- <ul class="breadcrumb"><li><a href="/">Home</a></li><li>Buy Leads</li></ul>
- <div class="bl-top">
-  <h1>{escape(heading)}</h1>
-  <p class="bl-count">{summary}</p>
- </div>
- <div class="bl-wrap">
- <aside class="bl-cats">
-  <h4>Buy Leads by Category</h4>
-  <ul>
-{category_links}
-  </ul>
- </aside>
- <div class="bl-main">
- {items}
- {_paging(base, page, total_pages)}
- </div>
- </div>
-</div>"""
-    return _document(f"{heading}, Buy Offers & Buying Requirements | ExportersIndia", body, base)
+    directory = (
+        "<h2>Explore Buy Leads by Industry</h2>\n<p>Find industry-specific buy leads from verified buyers.</p>\n"
+        f"<ul>\n{industries}\n</ul>\n"
+        if page == 1
+        else ""
+    )
+    body = (
+        "<h1>Buy Leads &amp; Trade Leads from Verified Buyers</h1>\n"
+        "<p>Access verified buy leads and trade leads by industry to connect with serious global buyers and grow your "
+        "business faster.</p>\n"
+        f"{directory}<h2>Latest Buy Leads from Verified &amp; Genuine Buyers</h2>\n"
+        + _leads_block(chunk, 'id="buyer_lead"', more)
+    )
+    return _document("Buy Leads, Trade Leads from Verified Buyers | ExportersIndia", body)
 
 
-def render_list_drift(leads: list[EiLead], page: int, now: datetime) -> str:
-    """The listing after a hypothetical redesign: the same leads as ``article.lead-card`` tiles with ISO times."""
+def render_industry(leads: list[EiLead], slug: str, page: int) -> str:
+    """Page ``page`` of an industry list ``/buyers/<slug>.htm`` (page N: ``<slug>-N.htm``)."""
+    name = _seed()["industries"][slug]
+    total_pages = max(1, -(-len(leads) // PAGE_SIZE))
     chunk = leads[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    cards = "\n".join(
-        f"""<article class="lead-card" data-id="{lead.lead_id}">
- <h3 class="lead-card__title"><a href="{escape(lead.detail_path)}">{escape(lead.title)}</a></h3>
- <div class="lead-card__meta">{escape(lead.quantity)} &middot; {escape(lead.location)} &middot;
-  <time datetime="{lead.posted_at.astimezone(IST).isoformat()}">{list_date(lead.posted_at, now)}</time></div>
- <p class="lead-card__text">{escape(_snippet(lead.description))}</p>
-</article>"""
-        for lead in chunk
+    more = f"/buyers/{slug}-{page + 1}.htm" if page < total_pages else None
+    body = (
+        '<nav><a href="/">Home</a> &gt; <a href="/buyers/">Buyers</a></nav>\n'
+        f"<h1>Buyers for {escape(name, quote=False)}</h1>\n" + _leads_block(chunk, 'class="buyer_lead"', more)
     )
-    body = f"""<main class="leads-feed">
- <h1 class="leads-feed__heading">Fresh buyer requirements</h1>
- <section class="leads-feed__list">
-{cards}
- </section>
- <button class="leads-feed__more" data-next="{page + 1}">Show more requirements</button>
-</main>"""
-    return _document("Buyer Requirements | ExportersIndia", body, "/buy-leads/")
+    return _document(f"{name} Buyers, Buy Leads | ExportersIndia", body)
 
 
-def render_detail(lead: EiLead) -> str:
-    """A lead's detail page: requirement table, full text, buyer block (company when disclosed), absolute time."""
-    rows = [
-        ("Quantity", lead.quantity or "Not Specified"),
-        ("Approx. Order Value", lead.order_value),
-        ("Purpose of Requirement", lead.purpose),
-        ("Usage/Application", lead.usage),
-        ("Requirement Frequency", lead.frequency),
-        ("Preferred Suppliers From", lead.supplier_location),
-    ]
-    table = "\n".join(f"   <tr><th>{escape(label)}</th><td>{escape(value)}</td></tr>" for label, value in rows)
-    text = "<br>\n".join(escape(line) for line in lead.description.split("\n"))
-    body = f"""<div class="container bld">
- <ul class="breadcrumb"><li><a href="/">Home</a></li><li><a href="/buy-leads/">Buy Leads</a></li>
-  <li><a href="/buy-leads/{lead.category}/">{escape(_seed()["categories"][lead.category])}</a></li></ul>
- <div class="bld-main">
-  <h1 class="bld-title">{escape(lead.title)}</h1>
-  <div class="bld-meta">
-   <span class="bld-id">Buy Lead ID : {lead.lead_id}</span>
-   <span class="bld-date">Posted On : {ist_date(lead.posted_at)}, {ist_clock(lead.posted_at)}</span>
-  </div>
-  <table class="bld-spec">
-{table}
-  </table>
-  <div class="bld-desc">
-   <h2>Requirement Details</h2>
-   <p>{text}</p>
-  </div>
- </div>
- <div class="bld-buyer">
-  <h2>Buyer Details</h2>
-  <ul>
-   <li><b>Company :</b> <span class="bld-company">{escape(lead.company) or "Not Disclosed"}</span></li>
-   <li><b>Location :</b> <span class="bld-location">{escape(lead.location)}</span></li>
-   <li><b>Member Since :</b> {lead.member_since}</li>
-  </ul>
-  <p class="bld-mask">Buyer contact details are shared with paid members only.</p>
-  <a class="btn-contact" rel="nofollow" href="{CONTACT_PATH}{lead.lead_id}">Contact Buyer Now</a>
- </div>
-</div>"""
-    return _document(f"{lead.title} | Buy Lead from {lead.location} | ExportersIndia", body, lead.detail_path)
-
-
-def render_detail_drift(lead: EiLead) -> str:
-    """A detail page after a hypothetical redesign: no ``h1.bld-title``, no requirement table."""
-    paragraphs = "\n".join(f"<p>{escape(line)}</p>" for line in lead.description.split("\n"))
-    body = f"""<main class="lead-view">
- <h2 class="lead-view__title">{escape(lead.title)}</h2>
- <div class="lead-view__facts"><span>{escape(lead.quantity)}</span><span>{escape(lead.location)}</span></div>
- <section class="lead-view__body">
-{paragraphs}
- </section>
-</main>"""
-    return _document(f"{lead.title} | ExportersIndia", body, lead.detail_path)
+def render_gone(path: str) -> str:
+    """What an unknown industry or product slug answers (410, "Page Removed" in the title, as ayel checks)."""
+    return _document("Page Removed | ExportersIndia", f"<p>The page {escape(path)} has been removed.</p>")
 
 
 def render_not_found(path: str) -> str:
-    """The site's 404 page."""
-    body = f"""<div class="container error-page">
- <h1>Page Not Found</h1>
- <p>Sorry, the page {escape(path)} is not available. The buy lead may have expired.</p>
- <p><a href="/buy-leads/">See the latest buy leads</a></p>
-</div>"""
-    return _document("Page Not Found | ExportersIndia", body, path)
+    """The site's 404 page (placeholder wording)."""
+    return _document("Page Not Found | ExportersIndia", f"<p>Sorry, the page {escape(path)} was not found.</p>")
 
 
 class ExportersIndiaSite:
@@ -393,57 +268,75 @@ class ExportersIndiaSite:
 
     name = NAME
     server_header = "cloudflare"
+    # The rules of the public robots.txt copy (EVIDENCE_B.md): /buyers/ is not disallowed.
     robots_txt = """User-agent: *
-Disallow: /{p}/my-account/
 Disallow: /{p}/search.php
-Disallow: /{p}/cgi-bin/
-Allow: /{p}/buy-leads/
-Allow: /{p}/buy-lead-details/
+Disallow: /{p}/products-search.php
+Disallow: /{p}/enquiry.htm
+Disallow: /{p}/inquiry_form_catg_page.php
+Disallow: /{p}/dynamic/
 
-Sitemap: https://www.exportersindia.com/sitemap.xml
+Sitemap: https://www.exportersindia.com/sitemap_index.xml
 """
 
     def __init__(self) -> None:
-        self.leads: list[EiLead] = []
-        self._by_id: dict[str, EiLead] = {}
+        self._leads: list[EiLead] = []
 
     def build(self, today: date, now: datetime) -> None:
-        """Generate the leads of today and the ``HISTORY_DAYS - 1`` days before it, newest first."""
-        self.leads = [
-            lead for back in range(HISTORY_DAYS) for lead in day_leads(today - timedelta(days=back), today, now)
-        ]
-        self._by_id = {lead.lead_id: lead for lead in self.leads}
+        """Generate the leads of today and the ``HISTORY_DAYS - 1`` days before it, newest first, ids unique."""
+        leads: list[EiLead] = []
+        seen: set[str] = set()
+        for back in range(HISTORY_DAYS):
+            day = today - timedelta(days=back)
+            for drawn in day_leads(day, today, now):
+                lead, salt = drawn, 0
+                while lead.lead_id in seen:
+                    salt += 1
+                    lead = _make_lead(drawn.key, drawn.posted_at, salt)
+                seen.add(lead.lead_id)
+                leads.append(lead)
+        self._leads = leads
+
+    def industry(self, slug: str) -> list[EiLead]:
+        """The leads of one industry list, newest first."""
+        return [lead for lead in self._leads if lead.industry == slug]
 
     def render(self, rest: str, query: dict[str, list[str]], style: str, now: datetime) -> Reply:
-        """Listing (``buy-leads/[<category>/]?page=N``), detail (``buy-lead-details/<id>/<slug>.htm``) or 404."""
-        parts = [part for part in rest.split("/") if part]
-        if parts and parts[0] == "buy-leads" and len(parts) <= 2:
-            page = _page_number(query)
-            category = parts[1] if len(parts) == 2 else None
-            leads = self.leads if category is None else [lead for lead in self.leads if lead.category == category]
-            if style == "drift":
-                return Reply(200, render_list_drift(leads, page, now).encode())
-            known = category is None or category in _seed()["categories"]
-            return Reply(200, render_list(leads, category, page, now, known=known).encode())
-        if len(parts) == 3 and parts[0] == "buy-lead-details" and parts[2].endswith(".htm"):
-            lead = self._by_id.get(parts[1])
-            if lead is not None:
-                html = render_detail_drift(lead) if style == "drift" else render_detail(lead)
-                return Reply(200, html.encode())
-        return Reply(404, render_not_found("/" + rest).encode())
+        """The root list (``buyers/?page=N``), an industry list (``buyers/<slug>[-N].htm``), 410 or 404."""
+        del now
+        html = None
+        if rest == "buyers/":
+            html = render_root(self._leads, _page(query.get("page", ["1"])[0]))
+        elif match := _INDUSTRY_PATH.match(rest):
+            slug = match.group("slug")
+            if slug in _seed()["industries"]:
+                html = render_industry(self.industry(slug), slug, _page(match.group("page") or "1"))
+            else:
+                return Reply(410, render_gone("/" + rest).encode())
+        if html is None:
+            return Reply(404, render_not_found("/" + rest).encode())
+        return Reply(200, (redesigned(html) if style == "drift" else html).encode())
+
+    def crawled(self) -> list[EiLead]:
+        """The root-list leads a crawl of the registered listing reaches: its first ``SPEC.max_pages`` pages."""
+        return self._leads[: SPEC.max_pages * PAGE_SIZE]
 
     def expected(self, day: date) -> list[str]:
-        """Ids of the leads posted on ``day`` (UTC), newest first."""
-        return [lead.lead_id for lead in self.leads if lead.posted_at.date() == day]
+        """Ids a crawl of the root list finds posted on ``day`` (UTC), newest first."""
+        return [lead.lead_id for lead in self.crawled() if lead.posted_at.date() == day]
 
     def expected_total(self) -> int:
-        """How many leads the full listing shows."""
-        return len(self.leads)
+        """Every lead a crawl of the root list reaches."""
+        return len(self.crawled())
+
+    def leads(self) -> list[EiLead]:
+        """Every lead, newest first (for tests)."""
+        return list(self._leads)
 
 
-def _page_number(query: dict[str, list[str]]) -> int:
+def _page(text: str) -> int:
     try:
-        return max(1, int(query.get("page", ["1"])[0]))
+        return max(1, int(text))
     except ValueError:
         return 1
 

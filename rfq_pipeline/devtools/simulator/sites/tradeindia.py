@@ -1,12 +1,33 @@
-"""The simulated TradeIndia buy-requirement list, dealt out from a hand-written seed.
+"""The simulated TradeIndia buy-lead lists, in the markup other people's scrapers read from the live site.
 
-The seed (``corpus/tradeindia/buy_requirements_seed.jsonl``) was written for the simulator: 58 requirements, most
-from Indian buyers and some from abroad, beauty and personal care first, with hard negatives (mustard oil next to
-hair oil, a hair-oil filling machine, skinny jeans) and requests cross-posted on the other simulated sites. Going
-back from ``today``, each day gets 7-12 requirements; the seed is cycled in a fixed order, so a requirement comes
-back under a new id about once a week. Times of day are a stable fraction of the time elapsed at ``now`` (today's
-requirements are all posted before ``now``), shown in Indian Standard Time like the real site. The list is paged by
-offset (``?start=N``, 25 a page). The same ``today`` and ``now`` always give the same pages.
+No served page of these lists exists in any public source (``EVIDENCE_B.md`` section 1), so the cards follow the
+selectors and values of ``admirableparham-png/go4it`` (category lists: ``div.blListCard``), ``nihao555-hub/kaifaxing``
+(root list: ``div.blBuyLeadsBox``) and ``Abu1982/ABUMeta`` ("Date posted :", "Buyer is looking for ... More"):
+
+* the root list ``/TradeLeads/buy/`` (the registered listing) shows ``div.blBuyLeadsBox`` cards: ``a.blTitle`` with
+  the product, ``div.blCountry`` with a map-pin ``<svg>`` and the country's name, "Date posted : ``span.blDate``" and
+  "Buyer is looking for ``span.blLookingName``", then a "More" link to the lead (ABUMeta skips lead links reading
+  "More");
+* a category list ``/TradeLeads/buy/<Category>/`` shows ``div.blListCard`` cards: ``a.title`` "<name> is looking for
+  suppliers of <product>" (name "Buyer" when anonymous, a ``Shopping_Inquiry_<n>`` placeholder for shop enquiries),
+  ``div.blCity`` "City, State" with a flag ``/countries-flags/<iso2>.jpg`` (one card in ten has none, as in go4it's
+  cards), non-ASCII region names percent-encoded ("Lyon, Auvergne-Rh%C3%B4ne-Alpes"), ``span.blDate``, labelled
+  ``div.blCustomData`` ("Quantity Required : ..." on about a third of cards, "Purpose : ...", glued free labels, "Want
+  to Buy : Immediate") and ``div.blDiscription``: "Buyer is looking for '<product>'. <request> Contact buyer with
+  your best offer." cut at 180 characters, always followed by "...", its non-ASCII text served as latin-1 mojibake.
+
+Days are printed "29 July 2026" (zero-padded, the UTC day of the simulated post), lead links are
+``/buyoffer/<id>/<slug>.html`` with the slug forms go4it saw (named, anonymous "-is-looking-for-...-", short product).
+Placeholders, because the real thing is unknown: the category paths are the seed's own categories (the real beauty
+category paths are not known), the page sizes (15 on the root, "about a dozen" per kaifaxing; 25 on category lists),
+the paging block (numbered ``?page_no=N`` links and a ``rel=next`` link), the empty-list message, the flag image's
+directory and the page around the cards. Cards carry no ``role`` attributes: kaifaxing's static-HTML reading has none
+(the ARIA listbox is ABUMeta's browser-rendered view).
+
+The leads come from the hand-written seed ``corpus/tradeindia/buy_requirements_seed.jsonl``: going back from ``today``
+each day gets 5-8 leads, the seed cycled in a fixed order so a request comes back under a new id about once a week;
+ids grow with posting time. Everything derives from hashes of fixed keys, so the same ``today`` and ``now`` always
+give the same pages; today's leads are all posted before ``now``. Lead pages are not simulated (404).
 """
 
 from __future__ import annotations
@@ -14,62 +35,128 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from functools import cache
 from html import escape
 from pathlib import Path
+from urllib.parse import quote
 
 from rfq_pipeline.devtools.simulator.catalog import hash_fraction, time_on_day
-from rfq_pipeline.devtools.simulator.faults import Reply
+from rfq_pipeline.devtools.simulator.faults import Reply, redesigned
+from rfq_pipeline.sources.tradeindia import SPEC, lead_url
 
 SEED = Path(__file__).resolve().parent.parent.parent / "corpus" / "tradeindia" / "buy_requirements_seed.jsonl"
-PAGE_SIZE = 25
+ROOT_PATH = "TradeLeads/buy/"
+ROOT_PAGE_SIZE = 15
+CATEGORY_PAGE_SIZE = 25
 DAYS = 45
-MIN_PER_DAY, MAX_PER_DAY = 7, 12
-FIRST_ID = 53_104_207
-ID_STEP = 113
-IST = timezone(timedelta(hours=5, minutes=30))
-
-_LIST_PATH = "buyerRequirements.html"
-_LEAD_PATH = re.compile(r"^buy-leads/[a-z0-9-]+-(\d+)\.html$")
+MIN_PER_DAY, MAX_PER_DAY = 5, 8
+FIRST_ID = 17_800_411
+ID_STEP = 1_373  # other buyers' leads take the ids in between
+DESCRIPTION_CUT = 180
+QUANTITY_SHOWN = 0.35  # go4it: quantity on 12 of 58 cards
+NO_FLAG = 0.1  # go4it: 6 of 58 cards without a flag image
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+_CATEGORY_PATH = re.compile(r"^TradeLeads/buy/(?P<category>[A-Za-z0-9-]+)/$")
+_PIN = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="12" height="12" viewBox="0 0 24 24">'
+    '<path d="M12 2C8.1 2 5 5.1 5 9c0 5.2 7 13 7 13s7-7.8 7-13c0-3.9-3.1-7-7-7z"/></svg>'
+)
 
 
 @dataclass(frozen=True)
-class Requirement:
-    """One buy requirement of the simulated list."""
+class Lead:
+    """One buy lead of the simulated lists."""
 
     lead_id: str
     posted_at: datetime
-    title: str
-    quantity: str
-    unit: str
+    product: str
+    contact: str  # the name before "is looking for suppliers of": a person, "Buyer" or "Shopping_Inquiry_<n>"
     city: str
-    state: str
+    state: str  # "" where the buyer gave none (the card then reads "City,")
     country: str
-    buyer: str
+    country_code: str
     category: str
-    description: str
-    frequency: str
-    usage: str
+    quantity: str  # "" when the card does not show "Quantity Required"
+    purpose: str
+    custom: str  # free-form answers the site glues to the purpose ("preferred time : ...")
+    description: str  # the cut request as shown, before the site's mojibake
+    flag: bool
+    slug: str
 
     @property
-    def path(self) -> str:
-        """Site path of the buy-lead page (lower-case title words, then the id)."""
-        slug = re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-")
-        return f"/buy-leads/{slug}-{self.lead_id}.html"
+    def title(self) -> str:
+        """The category-list title: "<name> is looking for suppliers of <product>"."""
+        return f"{self.contact} is looking for suppliers of {self.product}"
+
+    @property
+    def buyer_name(self) -> str:
+        """The buyer's name a reader sees, or "" for anonymous buyers and shop enquiries."""
+        return "" if self.contact == "Buyer" or self.contact.startswith("Shopping_Inquiry") else self.contact
 
     @property
     def location(self) -> str:
-        """ "City, State, Country" (no state outside India)."""
-        return ", ".join(part for part in (self.city, self.state, self.country) if part)
+        """ "City, State" as the card shows it after decoding (no trailing comma)."""
+        return ", ".join(part for part in (self.city, self.state) if part)
+
+    @property
+    def path(self) -> str:
+        """Site path of the lead page."""
+        return f"/buyoffer/{self.lead_id}/{self.slug}.html"
+
+    @property
+    def url(self) -> str:
+        """The lead page's public URL."""
+        return lead_url(self.lead_id, self.slug)
 
 
 @cache
 def seed() -> tuple[dict[str, str], ...]:
-    """The hand-written requirements, in the fixed order they are posted in."""
+    """The hand-written requests, in the fixed order they are posted in."""
     with SEED.open(encoding="utf-8") as handle:
         rows = [json.loads(line) for line in handle if line.strip()]
     return tuple(sorted(rows, key=lambda row: hash_fraction(f"tradeindia-order-{row['key']}")))
+
+
+def category_slug(category: str) -> str:
+    """A category's path segment ("Cosmetic Packaging" -> "Cosmetic-Packaging")."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", category).strip("-")
+
+
+def _words(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")
+
+
+def _slug(contact: str, product: str, key: str) -> str:
+    """The slug forms go4it's cards show: named, anonymous ("-is-looking-..."), shop enquiry, or the product only."""
+    pick = hash_fraction(f"tradeindia-slug-{key}")
+    if pick < 0.25:
+        return _words(product)
+    tail = f"is-looking-for-suppliers-of-{_words(product).lower()}-"
+    if contact == "Buyer":
+        return "-" + tail
+    if contact.startswith("Shopping_Inquiry"):
+        # The slug carries another enquiry number than the title (go4it: 27935393 vs 30318667).
+        return f"Shopping-inquiry-{20_000_000 + int(pick * 10_000_000)}-{tail}"
+    return f"{_words(contact)}-{tail}"
+
+
+def _description(row: dict[str, str]) -> str:
+    text = f"Buyer is looking for '{row['title']}'. {row['description']} Contact buyer with your best offer."
+    return text[:DESCRIPTION_CUT] + "..."
 
 
 def _per_day(day_index: int) -> int:
@@ -77,8 +164,8 @@ def _per_day(day_index: int) -> int:
     return MIN_PER_DAY + int(hash_fraction(f"tradeindia-day-{day_index}") * span)
 
 
-def build_requirements(today: date, now: datetime) -> list[Requirement]:
-    """Every requirement of the list, newest first."""
+def build_leads(today: date, now: datetime) -> list[Lead]:
+    """Every lead, newest first (the lists' order)."""
     rows = seed()
     slots: list[tuple[int, float, datetime]] = []
     for day_index in range(DAYS):
@@ -87,160 +174,143 @@ def build_requirements(today: date, now: datetime) -> list[Requirement]:
             key = f"tradeindia-slot-{day_index}-{position}"
             slots.append((day_index, hash_fraction(key), time_on_day(day, key, now)))
     slots.sort(key=lambda slot: (slot[0], -slot[1]))
-    requirements = []
+    leads = []
     for rank, (_, order, posted_at) in enumerate(slots):
         row = rows[rank % len(rows)]
-        lead_id = FIRST_ID + (len(slots) - 1 - rank) * ID_STEP + int(order * (ID_STEP - 1))
-        requirements.append(
-            Requirement(
-                lead_id=str(lead_id),
+        lead_id = str(FIRST_ID + (len(slots) - 1 - rank) * ID_STEP + int(order * (ID_STEP - 1)))
+        quantity = f"{row['quantity']} {row['unit']}"
+        leads.append(
+            Lead(
+                lead_id=lead_id,
                 posted_at=posted_at,
-                title=row["title"],
-                quantity=row["quantity"],
-                unit=row["unit"],
+                product=row["title"],
+                contact=row["contact"],
                 city=row["city"],
                 state=row["state"],
                 country=row["country"],
-                buyer=row["buyer"],
+                country_code=row["iso2"],
                 category=row["category"],
-                description=row["description"],
-                frequency=row["frequency"],
-                usage=row["usage"],
+                quantity=quantity if hash_fraction(f"tradeindia-qty-{lead_id}") < QUANTITY_SHOWN else "",
+                purpose=row["purpose"],
+                custom=row.get("custom", ""),
+                description=_description(row),
+                flag=hash_fraction(f"tradeindia-flag-{lead_id}") >= NO_FLAG,
+                slug=_slug(row["contact"], row["title"], lead_id),
             )
         )
-    return requirements
+    return leads
 
 
-def posted_on(posted_at: datetime) -> str:
-    """The site's posting time in IST: "13-07-2025 02:45 PM" (AM/PM whatever the server locale)."""
-    local = posted_at.astimezone(IST)
-    return f"{local:%d-%m-%Y} {local.hour % 12 or 12:02d}:{local:%M} {'AM' if local.hour < 12 else 'PM'}"
+def day_text(day: date) -> str:
+    """TradeIndia's list date: "09 July 2026" (zero-padded day, full month name)."""
+    return f"{day.day:02d} {_MONTHS[day.month - 1]} {day.year}"
 
 
-def _document(title: str, body: str, canonical: str) -> str:
+def mojibake(text: str) -> str:
+    """UTF-8 bytes read as latin-1, as the site serves "Â°C" for "°C"."""
+    return text.encode("utf-8").decode("latin-1")
+
+
+def city_text(lead: Lead) -> str:
+    """The ``blCity`` text as served: "City, State" with non-ASCII region names percent-encoded, "City," without."""
+    state = lead.state if lead.state.isascii() else quote(lead.state, safe="-' ")
+    return f"{lead.city}, {state}" if lead.city else state
+
+
+def _box(lead: Lead) -> str:
+    """A root-list card (kaifaxing's ``blBuyLeadsBox``)."""
+    product = escape(lead.product, quote=False)
+    return (
+        f'<div class="blBuyLeadsBox"><div> <a href="{lead.path}" class="blTitle"> {product} </a> </div>\n'
+        f'<div class="blCountry">{_PIN} {escape(lead.country, quote=False)} </div>\n'
+        f'<div class="blPostedDate">Date posted : <span class="blDate">{day_text(lead.posted_at.date())}</span></div>\n'
+        f'<div class="blBuyrLooking">Buyer is looking for <span class="blLookingName">{product}</span></div>\n'
+        f'<a href="{lead.path}">More</a></div>'
+    )
+
+
+def _custom(lead: Lead) -> str:
+    parts = []
+    if lead.quantity:
+        parts.append(f"Quantity Required : {lead.quantity}")
+    parts.append(f"Purpose : {lead.purpose}{lead.custom}")
+    parts.append("Want to Buy : Immediate")
+    return " ".join(f"<span>{escape(part, quote=False)}</span>" for part in parts)
+
+
+def _list_card(lead: Lead) -> str:
+    """A category-list card (go4it's ``blListCard``)."""
+    flag = f'<img src="/countries-flags/{lead.country_code.lower()}.jpg" width="16" height="11"> ' if lead.flag else ""
+    return (
+        f'<div class="blListCard">\n <a href="{lead.path}" class="title">{escape(lead.title, quote=False)}</a>\n'
+        f' <div class="blCity">{flag}{escape(city_text(lead), quote=False)}</div>\n'
+        f' <span class="blDate">{day_text(lead.posted_at.date())}</span>\n'
+        f' <div class="blCustomData">{_custom(lead)}</div>\n'
+        f' <div class="blDiscription">{escape(mojibake(lead.description), quote=False)}</div>\n</div>'
+    )
+
+
+def _page_href(base: str, page: int) -> str:
+    return base if page == 1 else f"{base}?page_no={page}"
+
+
+def _paging(base: str, page: int, total_pages: int) -> tuple[str, str]:
+    """The (placeholder) paging block and head links: numbered ``page_no`` links and a ``rel=next`` link."""
+    if total_pages <= 1 or page > total_pages:
+        return "", ""
+    links = [
+        f"<span>{number}</span>" if number == page else f'<a href="{_page_href(base, number)}">{number}</a>'
+        for number in range(max(1, page - 2), min(total_pages, page + 2) + 1)
+    ]
+    head = ""
+    if page > 1:
+        head += f'<link rel="prev" href="{_page_href(base, page - 1)}">\n'
+    if page < total_pages:
+        links.append(f'<a rel="next" href="{_page_href(base, page + 1)}">Next</a>')
+        head += f'<link rel="next" href="{_page_href(base, page + 1)}">\n'
+    return '<div class="pagination">' + " ".join(links) + "</div>", head
+
+
+def _document(title: str, heading: str, body: str, head: str) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)}</title>
-<link rel="canonical" href="{escape(canonical)}">
-<link rel="stylesheet" href="https://tiimg.tistatic.com/new_website1/general/css/main.css">
-</head>
+{head}</head>
 <body>
-<header class="ti-header">
- <a class="ti-logo" href="/"><img src="https://tiimg.tistatic.com/general/images/logo.png" alt="TradeIndia"></a>
- <nav class="ti-nav"><a href="/login/login.html">Sign In</a> <a href="/join_now/">Join Free</a>
-  <a href="/post-buy-requirement/">Post Buy Requirement</a></nav>
-</header>
-<main class="ti-main">
+<header><a href="/">TradeIndia</a> <a href="/my-tradeindia/">My TradeIndia</a></header>
+<main>
+<h1>{escape(heading)}</h1>
 {body}
 </main>
-<footer class="ti-footer">
- <p>Copyright &copy; 1996-2025 Infocom Network Private Limited. All rights reserved.</p>
-</footer>
+<footer><p>Copyright &copy; Infocom Network Private Limited. All rights reserved.</p></footer>
 </body>
 </html>
 """
 
 
-def _list_href(start: int) -> str:
-    return f"/{_LIST_PATH}?start={start}"
-
-
-def _pagination(start: int, total: int) -> str:
-    page = start // PAGE_SIZE + 1
-    total_pages = max(1, -(-total // PAGE_SIZE))
-    shown = min(page, total_pages)
-    items = []
-    if page > 1:
-        prev_start = (min(page - 1, total_pages) - 1) * PAGE_SIZE
-        items.append(f'<li class="prev"><a href="{_list_href(prev_start)}" rel="prev">&laquo; Prev</a></li>')
-    for number in sorted({1, total_pages, *range(max(1, shown - 2), min(total_pages, shown + 2) + 1)}):
-        if number == page:
-            items.append(f'<li class="active"><span>{number}</span></li>')
-        else:
-            items.append(f'<li><a href="{_list_href((number - 1) * PAGE_SIZE)}">{number}</a></li>')
-    if page < total_pages:
-        items.append(f'<li class="next"><a href="{_list_href(start + PAGE_SIZE)}" rel="next">Next &raquo;</a></li>')
-    return '<ul class="pagination">\n ' + "\n ".join(items) + "\n</ul>"
-
-
-def _card(req: Requirement) -> str:
-    return f"""<div class="req-card" id="req_{req.lead_id}">
- <div class="req-card-head">
-  <h2 class="req-title"><a href="{req.path}">{escape(req.title)}</a></h2>
-  <span class="req-posted">Posted On : {posted_on(req.posted_at)}</span>
- </div>
- <ul class="req-details">
-  <li><label>Quantity</label><span>{escape(req.quantity)} {escape(req.unit)}</span></li>
-  <li><label>Buyer Location</label><span>{escape(req.location)}</span></li>
-  <li><label>Requirement Frequency</label><span>{escape(req.frequency)}</span></li>
-  <li><label>Usage</label><span>{escape(req.usage)}</span></li>
-  <li><label>Category</label><span>{escape(req.category)}</span></li>
- </ul>
- <p class="req-desc">{escape(req.description)}</p>
- <div class="req-buyer">Buyer : <strong>{escape(req.buyer)}</strong></div>
- <a class="btn-contact" rel="nofollow" href="/my-tradeindia/contact-buyer/?rfq={req.lead_id}">Contact Buyer</a>
-</div>"""
-
-
-def render_list(requirements: list[Requirement], start: int) -> str:
-    """The page of the newest-first list starting at offset ``start`` (past the end: "No Buy Requirements Found")."""
-    chunk = requirements[start : start + PAGE_SIZE]
+def render_list(leads: list[Lead], page: int, *, category: str | None = None) -> str:
+    """Page ``page`` of the root list (``category`` None) or of a category list, newest first."""
+    size = CATEGORY_PAGE_SIZE if category else ROOT_PAGE_SIZE
+    base = f"/TradeLeads/buy/{category_slug(category)}/" if category else "/" + ROOT_PATH
+    total_pages = max(1, -(-len(leads) // size))
+    chunk = leads[(page - 1) * size : page * size]
+    card = _list_card if category else _box
     if chunk:
-        summary = f"Showing {start + 1} - {start + len(chunk)} of {len(requirements)} Buy Requirements"
-        results = '<div class="buyer-req-list">\n' + "\n".join(_card(req) for req in chunk) + "\n</div>"
+        cards = '<div class="lead-list">\n' + "\n".join(card(lead) for lead in chunk) + "\n</div>"
     else:
-        summary = f"{len(requirements)} Buy Requirements"
-        results = '<div class="no-result">No Buy Requirements Found. Please try again later.</div>'
-    body = f"""<h1 class="page-title">Latest Buy Requirements</h1>
-<p class="req-summary">{summary}</p>
-{results}
-{_pagination(start, len(requirements))}"""
-    return _document(
-        "Buy Requirements, Buy Leads from Buyers | TradeIndia", body, "https://www.tradeindia.com" + _list_href(start)
-    )
-
-
-def render_list_drift(requirements: list[Requirement], start: int) -> str:
-    """The list after a redesign: utility-class cards, relative "posted" badges and infinite scroll."""
-    chunk = requirements[start : start + PAGE_SIZE]
-    cards = "\n".join(
-        f"""<article class="rounded-xl border p-4 shadow-sm" data-id="{req.lead_id}">
- <a class="text-lg font-semibold" href="{req.path}">{escape(req.title)}</a>
- <p class="text-sm text-gray-600">{escape(req.quantity)} {escape(req.unit)} &middot; {escape(req.location)}</p>
- <span class="badge">{posted_on(req.posted_at)}</span>
-</article>"""
-        for req in chunk
-    )
-    body = f"""<section class="grid gap-4 md:grid-cols-2" data-next="{start + PAGE_SIZE}">
-{cards}
-</section>
-<div class="infinite-loader" aria-busy="true"></div>"""
-    return _document("Buy Requirements | TradeIndia", body, "https://www.tradeindia.com" + _list_href(start))
-
-
-def render_sign_in(path: str) -> str:
-    """What a buy-lead page shows to a visitor: the sign-in form."""
-    body = f"""<div class="login-box">
- <h1>Login to TradeIndia</h1>
- <p>Please login to view complete buyer details.</p>
- <form method="post" action="/login/login.html">
-  <input type="hidden" name="redirect" value="{escape(path)}">
-  <label for="email">Email / Mobile</label><input id="email" type="text" name="username">
-  <label for="password">Password</label><input id="password" type="password" name="password">
-  <button type="submit">Login</button>
- </form>
-</div>"""
-    return _document("Login | TradeIndia", body, "https://www.tradeindia.com/login/login.html")
+        cards = '<p class="no-result">No buy leads found.</p>'  # placeholder: the real message is unknown
+    paging, head = _paging(base, page, total_pages)
+    heading = f"{category} Buy Leads" if category else "Latest Buy Leads"
+    return _document(f"{heading} | TradeIndia", heading, f"{cards}\n{paging}", head)
 
 
 def render_not_found(path: str) -> str:
-    """The site's 404 page."""
-    body = f"""<div class="error-page"><h1>404 - Page Not Found</h1>
-<p>Sorry, {escape(path)} is not available.</p><p><a href="{_list_href(0)}">View latest buy requirements</a></p></div>"""
-    return _document("Page Not Found | TradeIndia", body, "https://www.tradeindia.com/")
+    """The site's 404 page (placeholder wording)."""
+    body = f"<p>Sorry, the page {escape(path)} could not be found.</p>"
+    return _document("Page Not Found | TradeIndia", "Page Not Found", body, "")
 
 
 class TradeIndiaSite:
@@ -248,51 +318,69 @@ class TradeIndiaSite:
 
     name = "tradeindia"
     server_header = "cloudflare"
+    # The rules of the public robots.txt copy (EVIDENCE_B.md): the lists and lead pages are not disallowed.
     robots_txt = """User-agent: *
+Disallow: /{p}/TradeLeads/send_inquiry.html
+Disallow: /{p}/TradeLeads/rating_all.html
+Disallow: /{p}/TradeLeads/buy/access_denied.html
+Disallow: /{p}/search/
 Disallow: /{p}/my-tradeindia/
-Disallow: /{p}/login/
-Disallow: /{p}/join_now/
-Disallow: /{p}/post-buy-requirement/
-Disallow: /{p}/search.html
 
-Sitemap: https://www.tradeindia.com/sitemap.xml
+Sitemap: https://www.tradeindia.com/tradeleads_sitemap.xml
 """
 
     def __init__(self) -> None:
-        self._requirements: list[Requirement] = []
-        self._ids: set[str] = set()
+        self._leads: list[Lead] = []
 
     def build(self, today: date, now: datetime) -> None:
         """Deal the seed out over the ``DAYS`` days up to ``today``, all of today's before ``now``."""
-        self._requirements = build_requirements(today, now)
-        self._ids = {req.lead_id for req in self._requirements}
+        self._leads = build_leads(today, now)
+
+    def category(self, slug: str) -> list[Lead]:
+        """The leads of one category list (its path segment), newest first."""
+        return [lead for lead in self._leads if category_slug(lead.category) == slug]
+
+    def categories(self) -> dict[str, str]:
+        """Path segment -> category name of every category with leads."""
+        return {category_slug(lead.category): lead.category for lead in self._leads}
 
     def render(self, rest: str, query: dict[str, list[str]], style: str, now: datetime) -> Reply:
-        """The list at ``?start=N``, the sign-in page of a known buy lead, or the 404 page."""
+        """A page of the root or a category list (``?page_no=N``), or the 404 page."""
         del now
-        if rest == _LIST_PATH:
-            try:
-                start = max(0, int(query.get("start", ["0"])[0]))
-            except ValueError:
-                start = 0
-            renderer = render_list_drift if style == "drift" else render_list
-            return Reply(200, renderer(self._requirements, start).encode())
-        lead = _LEAD_PATH.match(rest)
-        if lead and lead.group(1) in self._ids:
-            return Reply(200, render_sign_in("/" + rest).encode())
-        return Reply(404, render_not_found("/" + rest).encode())
+        page = _page_no(query)
+        html = None
+        if rest == ROOT_PATH:
+            html = render_list(self._leads, page)
+        elif match := _CATEGORY_PATH.match(rest):
+            name = self.categories().get(match.group("category"))
+            if name is not None:
+                html = render_list(self.category(match.group("category")), page, category=name)
+        if html is None:
+            return Reply(404, render_not_found("/" + rest).encode())
+        return Reply(200, (redesigned(html) if style == "drift" else html).encode())
+
+    def crawled(self) -> list[Lead]:
+        """The root-list leads a crawl of the registered listing can reach: its first ``SPEC.max_pages`` pages."""
+        return self._leads[: SPEC.max_pages * ROOT_PAGE_SIZE]
 
     def expected(self, day: date) -> list[str]:
-        """Ids of the requirements posted on ``day`` (UTC), newest first."""
-        return [req.lead_id for req in self._requirements if req.posted_at.date() == day]
+        """Ids a crawl of the root list finds posted on ``day``, newest first."""
+        return [lead.lead_id for lead in self.crawled() if lead.posted_at.date() == day]
 
     def expected_total(self) -> int:
-        """Every requirement of the list."""
-        return len(self._requirements)
+        """Every lead a crawl of the root list can reach."""
+        return len(self.crawled())
 
-    def requirements(self) -> list[Requirement]:
-        """The whole list, newest first (for tests)."""
-        return list(self._requirements)
+    def leads(self) -> list[Lead]:
+        """Every lead, newest first (for tests)."""
+        return list(self._leads)
+
+
+def _page_no(query: dict[str, list[str]]) -> int:
+    try:
+        return max(1, int(query.get("page_no", ["1"])[0]))
+    except ValueError:
+        return 1
 
 
 SITE = TradeIndiaSite()
