@@ -61,7 +61,7 @@ def test_per_source_overrides_apply_to_the_spec() -> None:
             "RFQ_SIMULATOR_URL": "http://127.0.0.1:9999/",
             "RFQ_SOURCE_GO4WORLDBUSINESS_ENABLED": "false",
             "RFQ_SOURCE_GO4WORLDBUSINESS_MAX_PAGES": "3",
-            "RFQ_SOURCE_GO4WORLDBUSINESS_LISTINGS": "/buyers/Cosmetics?region=worldwide&pg_buyers={page}",
+            "RFQ_SOURCE_GO4WORLDBUSINESS_LISTINGS": "/buyers/cosmetics.html?region=worldwide&pg_buyers={page}",
             "RFQ_SOURCE_ALIBABA_RFQ_BASE_URL": "https://mirror.example.com",
             "RFQ_SOURCE_ALIBABA_RFQ_RATE_PER_MINUTE": "4.5",
         }
@@ -71,7 +71,7 @@ def test_per_source_overrides_apply_to_the_spec() -> None:
     assert go4w.enabled is False
     assert go4w.max_pages == 3
     assert go4w.list_url(go4w.listings[0], 2) == (
-        "http://127.0.0.1:9999/go4worldbusiness/buyers/Cosmetics?region=worldwide&pg_buyers=2"
+        "http://127.0.0.1:9999/go4worldbusiness/buyers/cosmetics.html?region=worldwide&pg_buyers=2"
     )
     assert go4w.impersonate == SOURCES["go4worldbusiness"].impersonate
     assert resolve(go4w, Settings.from_env({"RFQ_HTTP_IMPERSONATE": "safari"})).impersonate == "safari"

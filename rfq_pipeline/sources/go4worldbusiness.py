@@ -155,7 +155,9 @@ def _card_to_rfq(card: LexborNode, index: int) -> ParsedRfq:
     description = block_text(description_node) if description_node is not None else ""
     fields = parse_templated_description(description)
     quantity = facts.get("quantity_required", "")
-    attributes: dict[str, Any] = {key: value for key, value in facts.items() if key != "quantity_required" and value}
+    attributes: dict[str, Any] = {
+        key: value for key, value in facts.items() if key != "quantity_required" and value.lower() not in _NOT_SPECIFIED
+    }
     attributes.update({key: fields[key] for key in _TEMPLATE_ATTRIBUTES if fields.get(key)})
     if card.css_first("div.archived-lead") is not None:
         attributes["status"] = "archived"
@@ -230,12 +232,12 @@ def _next_url(tree: LexborHTMLParser) -> str | None:
 
 
 def _total_pages(tree: LexborHTMLParser) -> int | None:
-    numbers = [
-        int(m.group(1))
-        for a in tree.css("ul.pagination a[href]")
-        if (m := _PAGE_PARAM.search(a.attributes["href"] or ""))
-    ]
-    return max(numbers) if numbers else None
+    links = tree.css("ul.pagination a[href]")
+    numbers = [int(m.group(1)) for a in links if (m := _PAGE_PARAM.search(a.attributes.get("href") or ""))]
+    if numbers:
+        return max(numbers)
+    # Page 1's links carry no pg_buyers, so a one-page list shows a pagination without numbers beyond 1.
+    return 1 if tree.css_first("ul.pagination") is not None else None
 
 
 FIXTURES = "rfq_pipeline_tests/sources/fixtures/go4worldbusiness"

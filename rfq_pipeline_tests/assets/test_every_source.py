@@ -190,9 +190,7 @@ def test_a_parser_that_suddenly_finds_nothing_fails_its_check(
     for back in range(3):
         assert _run(name, simulator.today - timedelta(days=back)).success
     # Same site, but the only listing now yields nothing (as when a site renames its categories).
-    monkeypatch.setenv(
-        "RFQ_SOURCE_GO4WORLDBUSINESS_LISTINGS", "/buyers/No-Such-Category?region=worldwide&pg_buyers={page}"
-    )
+    monkeypatch.setenv("RFQ_SOURCE_GO4WORLDBUSINESS_LISTINGS", "/buyers/quantum-widgets.html")
     result = _run(name, simulator.today - timedelta(days=3))
     checks = _checks(result)
     assert not checks[ROWS_CHECK]

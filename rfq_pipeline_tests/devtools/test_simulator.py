@@ -9,20 +9,24 @@ import urllib.error
 import urllib.request
 import urllib.robotparser
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 
 from rfq_pipeline.devtools.simulator import FAULT_KINDS, SimulatorHandle, start_simulator
 from rfq_pipeline.fetch.challenge import detect_challenge
 from rfq_pipeline.sources import alibaba_rfq, go4worldbusiness
-from rfq_pipeline.sources.model import ListPage, PageParseError
+from rfq_pipeline.sources.crawl import next_page_url
+from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 
 NOW = datetime(2025, 7, 13, 15, 30, 5, tzinfo=UTC)
 ALIBABA_LIST = "/rfq/rfq_search_list.htm?country=AE&recently=Y&page={page}"
-GO4W_ALL = "/buyers?region=worldwide&pg_buyers={page}"
+GO4W_LIST = "/buyers/food-flavors.html?region=worldwide&pg_buyers={page}"  # the paging block's form
+GO4W_WATCHED = go4worldbusiness.SPEC.listings  # "/buyers/<keyword>.html": page 2 on is reached by the next link
 PARSERS = {"alibaba_rfq": alibaba_rfq.parse_list, "go4worldbusiness": go4worldbusiness.parse_list}
-LISTINGS = {"alibaba_rfq": ALIBABA_LIST, "go4worldbusiness": GO4W_ALL}
+LISTINGS = {"alibaba_rfq": ALIBABA_LIST, "go4worldbusiness": GO4W_LIST}
 
 
 class Response:
@@ -74,8 +78,22 @@ def _crawl(sim: SimulatorHandle, source: str, listing: str, fetched_at: datetime
         assert number <= 200, "pagination never ends"
 
 
-@pytest.mark.parametrize("source", ["alibaba_rfq", "go4worldbusiness"])
-def test_paging_reaches_the_end_and_each_day_matches_expected(clean_sim: SimulatorHandle, source: str) -> None:
+def _follow(sim: SimulatorHandle, listing: str, fetched_at: datetime) -> list[ListPage]:
+    """Every page of a go4WorldBusiness list, from its first page on by each page's next link (as the crawler goes)."""
+    spec = replace(go4worldbusiness.SPEC, base_url=sim.base_url("go4worldbusiness"))
+    url, pages = spec.list_url(listing, 1), []
+    while True:
+        response = _request(url)
+        assert response.status == 200, url
+        pages.append(go4worldbusiness.parse_list(response.text, fetched_at=fetched_at))
+        if not pages[-1].has_next:
+            return pages
+        assert len(pages) < spec.max_pages, f"{listing} runs past the page cap"
+        url = next_page_url(spec, listing, url, pages[-1], len(pages), fetched_at, fetched_at)
+
+
+def test_alibaba_paging_reaches_the_end_and_each_day_matches_expected(clean_sim: SimulatorHandle) -> None:
+    source = "alibaba_rfq"
     pages, last = _crawl(clean_sim, source, LISTINGS[source], clean_sim.now)
     entries = [entry for page in pages for entry in page.entries]
     assert pages[0].total_pages == last
@@ -89,6 +107,29 @@ def test_paging_reaches_the_end_and_each_day_matches_expected(clean_sim: Simulat
         assert parsed == clean_sim.expected(source, day), day
     # Past the last page: a valid empty result, not layout drift.
     beyond = PARSERS[source](_page(clean_sim, source, last + 1).text, fetched_at=clean_sim.now)
+    assert beyond.entries == [] and beyond.has_next is False
+
+
+def test_go4w_watched_lists_read_to_their_end_give_each_day_expected(clean_sim: SimulatorHandle) -> None:
+    # The lists run by relevance, not by date, and overlap: a crawl reads every watched list to its end.
+    found: dict[str, ParsedRfq] = {}
+    for listing in GO4W_WATCHED:
+        pages = _follow(clean_sim, listing, clean_sim.now)
+        assert pages[0].entries, listing
+        if len(pages) > 1:
+            assert pages[0].total_pages == len(pages)
+        found.update((e.external_id, e) for page in pages for e in page.entries)
+    assert len(found) == clean_sim.expected_total("go4worldbusiness")
+    assert clean_sim.expected("go4worldbusiness", clean_sim.today), "today's partition must never be empty"
+    days = {e.posted_at.date() for e in found.values() if e.posted_at is not None}
+    assert len(days) >= 14
+    for day in days:
+        expected = clean_sim.expected("go4worldbusiness", day)
+        assert {i for i, e in found.items() if e.posted_at and e.posted_at.date() == day} == set(expected), day
+        assert len(expected) == len(set(expected))
+    # Past the last page: a valid empty result, not layout drift.
+    last = _follow(clean_sim, "/buyers/food-flavors.html", clean_sim.now)
+    beyond = go4worldbusiness.parse_list(_page(clean_sim, "go4worldbusiness", len(last) + 1).text, fetched_at=NOW)
     assert beyond.entries == [] and beyond.has_next is False
 
 
@@ -112,40 +153,32 @@ def test_other_country_is_an_empty_board(clean_sim: SimulatorHandle) -> None:
     assert page.entries == [] and page.has_next is False
 
 
-def test_go4w_categories_partition_the_leads(clean_sim: SimulatorHandle) -> None:
-    listing = "/buyers/{category}?region=worldwide&pg_buyers={{page}}"
-    seen: list[str] = []
-    for category in ("Food-Flavors", "Float-Glass", "Frozen-Watermelon", "Peppermint", "Fresh-Clams", "Coconut-Milk"):
-        pages, _ = _crawl(clean_sim, "go4worldbusiness", listing.format(category=category), NOW)
-        seen += [e.external_id for page in pages for e in page.entries]
-    assert sorted(seen) == sorted(set(seen))
-    assert len(seen) == clean_sim.expected_total("go4worldbusiness")
-
-
 def test_go4w_reposted_lead_is_many_leads_with_one_text(clean_sim: SimulatorHandle) -> None:
-    url = clean_sim.base_url("go4worldbusiness") + "/buyers/Coconut-Milk?region=worldwide&pg_buyers=1"
-    entries = go4worldbusiness.parse_list(_request(url).text, fetched_at=NOW).entries
-    assert len(entries) == 20 and len({e.external_id for e in entries}) == 20
-    assert {e.title for e in entries} == {"Coconut Milk"}
-    assert {e.description for e in entries} == {entries[0].description}
-    dates = {e.posted_at for e in entries}
+    entries = [e for page in _follow(clean_sim, "/buyers/coconut-milk.html", NOW) for e in page.entries]
+    reposts = [e for e in entries if e.buyer_name == "Contact-e0512b02"]
+    assert len(reposts) == 20 and len({e.external_id for e in reposts}) == 20
+    assert {e.title for e in reposts} == {"Coconut Milk"}
+    assert {e.description for e in reposts} == {reposts[0].description}
+    dates = {e.posted_at for e in reposts}
     assert len(dates) > 10 and max(dates) == datetime(2025, 7, 13, tzinfo=UTC)  # type: ignore[type-var]
 
 
-def test_go4w_unknown_category_says_no_buyers_found(clean_sim: SimulatorHandle) -> None:
-    response = _request(clean_sim.base_url("go4worldbusiness") + "/buyers/Quantum-Widgets?region=worldwide")
-    assert response.status == 200 and "No buyers found" in response.text
-    page = go4worldbusiness.parse_list(response.text, fetched_at=NOW)
-    assert page.entries == [] and page.has_next is False
+def test_go4w_unknown_keyword_says_no_buyers_found(clean_sim: SimulatorHandle) -> None:
+    for path in ("/buyers/quantum-widgets.html", "/buyers/Quantum-Widgets?region=worldwide&pg_buyers=1"):
+        response = _request(clean_sim.base_url("go4worldbusiness") + path)
+        assert response.status == 200 and "No buyers found" in response.text
+        page = go4worldbusiness.parse_list(response.text, fetched_at=NOW)
+        assert page.entries == [] and page.has_next is False
 
 
-def test_go4w_detail_page_and_unknown_lead(clean_sim: SimulatorHandle) -> None:
-    entry = go4worldbusiness.parse_list(_page(clean_sim, "go4worldbusiness").text, fetched_at=NOW).entries[0]
-    response = _request(clean_sim.base_url("go4worldbusiness") + entry.detail_path)
+def test_go4w_lead_page_and_unknown_lead(clean_sim: SimulatorHandle) -> None:
+    # The crawler reads leads from the lists; a lead's own page still answers, with the lead's card.
+    entry = _follow(clean_sim, "/buyers/coconut-milk.html", NOW)[0].entries[0]
+    response = _request(clean_sim.base_url("go4worldbusiness") + urlsplit(entry.canonical_url).path)
     assert response.status == 200
-    detailed = go4worldbusiness.parse_detail(response.text, entry)
-    assert detailed.quantity_text == "1 Forty-Foot Container"
-    assert detailed.attributes["destination_port"] == "New York, Miami, Florida, United States"
+    [card] = go4worldbusiness.parse_list(response.text, fetched_at=NOW).entries
+    assert card.external_id == entry.external_id and card.description == entry.description
+    assert card.quantity_text == entry.quantity_text and card.attributes == entry.attributes
     missing = _request(clean_sim.base_url("go4worldbusiness") + "/buylead/view/999999999/wanted-:-nothing.html")
     assert missing.status == 404 and missing.text.rstrip().endswith("</html>")
 
@@ -162,7 +195,15 @@ def test_every_page_is_a_complete_document_with_a_date_header(clean_sim: Simulat
 def test_robots_allows_listings_and_details_but_not_admin(clean_sim: SimulatorHandle) -> None:
     clean_sim.set_fault("go4worldbusiness", "500")  # robots.txt must not consume it
     for source, allowed, denied in (
-        ("go4worldbusiness", ["/buyers/Food-Flavors?pg_buyers=2", "/buylead/view/640170/x.html"], "/admin/users"),
+        (
+            "go4worldbusiness",
+            [
+                "/buyers/food-flavors.html?pg_buyers=2",
+                "/find?searchText=peppermint-oil&BuyersOrSuppliers=buyers&pg_buyers=2",
+                "/buylead/view/640170/x.html",
+            ],
+            "/admin/users",
+        ),
         ("alibaba_rfq", [ALIBABA_LIST.format(page=3)], "/rfq/manage/list.htm"),
     ):
         response = _request(clean_sim.base_url(source) + "/robots.txt")
@@ -198,7 +239,7 @@ def test_faults_apply_to_their_source_for_exactly_times_requests(clean_sim: Simu
 
 def test_timeout_fault_delays_the_answer(clean_sim: SimulatorHandle) -> None:
     clean_sim.set_fault("go4worldbusiness", "timeout", delay=1.0)
-    url = clean_sim.base_url("go4worldbusiness") + GO4W_ALL.format(page=1)
+    url = clean_sim.base_url("go4worldbusiness") + GO4W_LIST.format(page=1)
     started = time.monotonic()
     with pytest.raises((TimeoutError, socket.timeout, urllib.error.URLError)):
         _request(url, timeout=0.3)
@@ -253,12 +294,13 @@ def test_broken_pages_raise_the_right_parse_error(
     assert error.value.kind == error_kind
 
 
-def test_go4w_detail_drift(clean_sim: SimulatorHandle) -> None:
+def test_go4w_lead_page_drift(clean_sim: SimulatorHandle) -> None:
     entry = go4worldbusiness.parse_list(_page(clean_sim, "go4worldbusiness").text, fetched_at=NOW).entries[3]
     clean_sim.set_fault("go4worldbusiness", "drift")
-    response = _request(clean_sim.base_url("go4worldbusiness") + entry.detail_path)
+    response = _request(clean_sim.base_url("go4worldbusiness") + urlsplit(entry.canonical_url).path)
+    assert response.status == 200
     with pytest.raises(PageParseError) as error:
-        go4worldbusiness.parse_detail(response.text, entry)
+        go4worldbusiness.parse_list(response.text, fetched_at=NOW)
     assert error.value.kind == "layout_drift"
 
 
@@ -287,7 +329,7 @@ def test_request_log_records_each_answer(clean_sim: SimulatorHandle) -> None:
     _page(clean_sim, "go4worldbusiness", 2)
     log = clean_sim.request_log[before:]
     assert [(source, status) for source, _, status, _ in log] == [("go4worldbusiness", 429), ("go4worldbusiness", 200)]
-    assert log[0].path == "/go4worldbusiness" + GO4W_ALL.format(page=2)
+    assert log[0].path == "/go4worldbusiness" + GO4W_LIST.format(page=2)
     assert log[0].timestamp.tzinfo is not None
 
 
@@ -329,9 +371,19 @@ def test_default_day_is_today_and_parses_with_the_real_clock() -> None:
     with start_simulator() as handle:
         today = datetime.now(UTC).date()
         assert handle.today == today and handle.url.startswith("http://127.0.0.1:")
-        for source in ("alibaba_rfq", "go4worldbusiness"):
-            expected_today = handle.expected(source, today)
-            assert expected_today
-            entries = PARSERS[source](_page(handle, source).text, fetched_at=datetime.now(UTC)).entries
-            todays = [e.external_id for e in entries if e.posted_at is not None and e.posted_at.date() == today]
-            assert todays == expected_today[: len(todays)] and todays
+        expected_today = handle.expected("alibaba_rfq", today)
+        assert expected_today
+        entries = alibaba_rfq.parse_list(_page(handle, "alibaba_rfq").text, fetched_at=datetime.now(UTC)).entries
+        todays = [e.external_id for e in entries if e.posted_at is not None and e.posted_at.date() == today]
+        assert todays == expected_today[: len(todays)] and todays
+        # go4WorldBusiness lists are not by date: today's leads are wherever relevance puts them on the lists.
+        expected_today = handle.expected("go4worldbusiness", today)
+        assert expected_today
+        found = {
+            e.external_id
+            for listing in GO4W_WATCHED
+            for page in _follow(handle, listing, datetime.now(UTC))
+            for e in page.entries
+            if e.posted_at is not None and e.posted_at.date() == today
+        }
+        assert found == set(expected_today)

@@ -92,7 +92,7 @@ def test_polite_fetcher_opens_the_breaker_on_a_5xx_burst(db: Database, simulator
         breaker=CircuitBreaker(db, SOURCE, threshold=5, cooldown_s=60),
         respect_robots=True,
     )
-    url = simulator.base_url(SOURCE) + "/buyers/Food-Flavors?region=worldwide&pg_buyers=1"
+    url = simulator.base_url(SOURCE) + "/buyers/food-flavors.html"
     for _ in range(5):
         assert fetcher.get(url).status == 503
     before = len(simulator.request_log)
@@ -109,7 +109,7 @@ def test_robots_txt_is_honoured(db: Database, simulator) -> None:
     )
     blocked = fetcher.get(simulator.base_url(SOURCE) + "/admin/export")
     assert blocked.outcome == "robots_disallowed" and blocked.status is None
-    assert fetcher.get(simulator.base_url(SOURCE) + "/buyers/Food-Flavors?region=worldwide&pg_buyers=1").ok
+    assert fetcher.get(simulator.base_url(SOURCE) + "/buyers/food-flavors.html").ok
     assert fetcher.stats.robots_blocked == 1
     # robots.txt was fetched once for both requests
     assert sum(1 for e in simulator.request_log if e.path.endswith("/robots.txt")) >= 1

@@ -9,7 +9,7 @@ import pytest
 
 import rfq_pipeline.devtools
 from rfq_pipeline.devtools.simulator import faults, go4w_pages
-from rfq_pipeline.devtools.simulator.catalog import go4w_leads
+from rfq_pipeline.devtools.simulator.catalog import go4w_leads, go4w_members
 from rfq_pipeline.fetch.challenge import detect_challenge
 
 REAL_ALIBABA_PAGE = Path(rfq_pipeline.devtools.__file__).parent / "corpus" / "alibaba_rfq_list_page_2025-07.html"
@@ -28,11 +28,14 @@ def test_real_saved_alibaba_page_is_not_a_challenge() -> None:
 
 
 def test_simulated_normal_pages_are_not_challenges() -> None:
-    leads = go4w_leads(date(2025, 7, 13))
+    today = date(2025, 7, 13)
+    site = go4w_pages.Go4wSite(go4w_leads(today), go4w_members(today), today)
     pages = [
-        go4w_pages.render_list(leads, None, 1),
-        go4w_pages.render_list([], "Nothing", 1, known_category=False),
-        go4w_pages.render_detail(leads[0]),
+        site.list_page("food-flavors", 1),  # a category page with a GOLD member card
+        site.list_page("peppermint-oil", 1),  # the site search's answer
+        go4w_pages.render_no_results("nothing"),
+        go4w_pages.render_lead_page(site.leads[0]),
+        go4w_pages.render_member_page(site.members[0]),
         go4w_pages.render_not_found("/buylead/view/1/x.html"),
     ]
     for html in pages:
@@ -42,7 +45,7 @@ def test_simulated_normal_pages_are_not_challenges() -> None:
 @pytest.mark.parametrize(
     ("reply", "kind"),
     [
-        (faults.cloudflare_challenge("/buyers/Food-Flavors"), "cloudflare"),
+        (faults.cloudflare_challenge("/buyers/food-flavors.html"), "cloudflare"),
         (faults.awswaf_challenge("/rfq/rfq_search_list.htm"), "aws_waf"),
         (faults.alibaba_captcha("/rfq/rfq_search_list.htm"), "captcha"),
         (faults.login_wall("alibaba_rfq", "/rfq_detail.htm"), "login"),

@@ -10,10 +10,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from rfq_pipeline.devtools.simulator import alibaba_pages, faults, go4w_pages
-from rfq_pipeline.devtools.simulator.catalog import AlibabaRecord, Go4wLead, alibaba_records, go4w_leads
+from rfq_pipeline.devtools.simulator.catalog import AlibabaRecord, alibaba_records, go4w_leads, go4w_members
 from rfq_pipeline.devtools.simulator.faults import FAULT_KINDS, Fault, Reply
 from rfq_pipeline.devtools.simulator.site import SITE_MODULES, SimulatedSite, load_sites
 
@@ -37,6 +37,7 @@ Disallow: /{p}/user/
 Disallow: /{p}/inquire/
 Disallow: /{p}/favorites/
 Disallow: /{p}/search/redirect
+Disallow: /{p}/inquiries/
 
 Sitemap: https://www.go4worldbusiness.com/sitemap.xml
 """,
@@ -59,7 +60,7 @@ class SimulatorState:
     today: date
     now: datetime
     alibaba: list[AlibabaRecord]
-    go4w: list[Go4wLead]
+    go4w: go4w_pages.Go4wSite
     sites: dict[str, SimulatedSite] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     faults: list[Fault] = field(default_factory=list)
@@ -80,7 +81,7 @@ class SimulatorState:
             today=today,
             now=now,
             alibaba=alibaba_records(today, now),
-            go4w=go4w_leads(today),
+            go4w=go4w_pages.Go4wSite(go4w_leads(today), go4w_members(today), today),
             sites=load_sites(today, now),
         )
 
@@ -121,7 +122,7 @@ class SimulatorState:
             visible = self.alibaba[: alibaba_pages.PAGE_SIZE * alibaba_pages.MAX_PAGES]
             return [r.rfq_id for r in visible if r.posted_at.date() == day]
         if source == "go4worldbusiness":
-            return [lead.lead_id for lead in self.go4w if lead.posted_on == day]
+            return self.go4w.expected(day)
         raise ValueError(f"unknown source {source!r}")
 
     def expected_total(self, source: str) -> int:
@@ -131,7 +132,7 @@ class SimulatorState:
         if source == "alibaba_rfq":
             return min(len(self.alibaba), alibaba_pages.PAGE_SIZE * alibaba_pages.MAX_PAGES)
         if source == "go4worldbusiness":
-            return len(self.go4w)
+            return self.go4w.expected_total()
         raise ValueError(f"unknown source {source!r}")
 
     def stats(self) -> dict[str, Any]:
@@ -170,25 +171,7 @@ def render(state: SimulatorState, source: str, rest: str, query: dict[str, list[
             return faults.login_wall(source, "/rfq_detail.htm")
         return Reply(404, alibaba_pages.render_not_found("/" + rest).encode())
 
-    parts = rest.split("/")
-    if parts[0] == "buyers" and len(parts) <= 2:
-        category = unquote(parts[1]) if len(parts) == 2 and parts[1] else None
-        page = _page_number(query, "pg_buyers")
-        if category is None:
-            leads, known = state.go4w, True
-        else:
-            leads = [lead for lead in state.go4w if lead.category.lower() == category.lower()]
-            known = bool(leads)
-            category = leads[0].category if leads else category
-        if style == "drift":
-            return Reply(200, go4w_pages.render_list_drift(leads, category, page).encode())
-        return Reply(200, go4w_pages.render_list(leads, category, page, known_category=known).encode())
-    if len(parts) == 4 and parts[:2] == ["buylead", "view"] and parts[3].endswith(".html"):
-        lead = next((lead for lead in state.go4w if lead.lead_id == parts[2]), None)
-        if lead is not None:
-            renderer = go4w_pages.render_detail_drift if style == "drift" else go4w_pages.render_detail
-            return Reply(200, renderer(lead).encode())
-    return Reply(404, go4w_pages.render_not_found("/" + rest).encode())
+    return state.go4w.render(rest, query, style)
 
 
 class _Handler(BaseHTTPRequestHandler):
