@@ -45,7 +45,7 @@ _QUANTITY = re.compile(
     r"(\d[\d,.]*\s*[A-Za-z][A-Za-z0-9 ./()-]{0,30}?)(?=\s*(?:$|\n|\||;|\s{2}|[A-Z][a-z]+\s*:))",
     re.I,
 )
-_NEXT_TEXT = re.compile(r"^(?:next(?:\s+page)?|›|»|>|>>)$", re.I)
+_NEXT_TEXT = re.compile(r"^(?:next(?:\s+page)?\s*(?:>|›|»|>>)?|›|»|>|>>)$", re.I)  # "Next >" on TradeKey
 _BLOCK_TAGS = {
     "li",
     "article",

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from rfq_pipeline.fetch.challenge import detect_challenge
 from rfq_pipeline.sources.model import PageParseError
+
+_TAIL_AFTER_HTML = re.compile(
+    r"(?:\s+|<!--.*?-->|<(script|style|noscript)\b[^>]*>.*?</\1\s*>|<img\b[^>]*>|</?(?:body|html)\s*>)*",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def checked_tree(html: str, *, what: str) -> LexborHTMLParser:
@@ -15,7 +22,10 @@ def checked_tree(html: str, *, what: str) -> LexborHTMLParser:
     connection), and ``challenge`` for Cloudflare/AWS WAF/captcha/login pages that arrived with a 200.
     ``what`` names the page in the messages ("buy lead list").
     """
-    if "</html>" not in html[-4096:].lower():
+    end = html.lower().rfind("</html>")
+    # Some sites print a stray </html> mid-page (TradeKey, at about 116,000 characters): a page cut after it must
+    # still read as cut, so what follows the last </html> may only be the tails servers append.
+    if end < 0 or not _TAIL_AFTER_HTML.fullmatch(html[end + len("</html>") :]):
         raise PageParseError("truncated", f"{what} page does not end with </html>")
     challenge = detect_challenge(200, {}, html)
     if challenge:

@@ -1,224 +1,315 @@
-"""The TradeKey parsers on the real buy-offer URLs and on list and offer pages the simulator builds from them."""
+"""The TradeKey parser on simulated keyword lists (built like the served pages) and on the site's other answers.
+
+The served pages themselves are checked field by field in ``test_served_pages.py``; ``test_simulated_markup.py``
+compares the simulated cards' skeleton with theirs.
+"""
 
 from __future__ import annotations
 
-import re
-from collections import Counter
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from selectolax.lexbor import LexborHTMLParser
 
-import rfq_pipeline.devtools
 from rfq_pipeline.devtools.simulator import faults
 from rfq_pipeline.devtools.simulator.sites import tradekey as site
-from rfq_pipeline.sources.model import PageParseError
-from rfq_pipeline.sources.tradekey import (
-    SPEC,
-    canonical_offer_url,
-    parse_detail,
-    parse_list,
-    parse_offer_date,
-    parse_offer_url,
-)
+from rfq_pipeline.sources.crawl import next_page_url
+from rfq_pipeline.sources.html import clean_text
+from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
+from rfq_pipeline.sources.reading import read_list_page
+from rfq_pipeline.sources.tradekey import KEYWORDS, SPEC, offer_url, parse_detail, parse_list, parse_offer_url
 
-REAL_URLS = Path(rfq_pipeline.devtools.__file__).parent / "corpus" / "tradekey" / "tradekey_buyoffer_urls_2019.txt"
-TODAY = date(2025, 7, 13)
-FETCHED_AT = datetime(2025, 7, 13, 15, 30, tzinfo=UTC)
-PRINTERS = "Printer-Supplies_lid5672"
+TODAY = date(2026, 8, 27)
+NOW = datetime(2026, 8, 27, 15, 30, 5, tzinfo=UTC)
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tradekey"
 
 
 @pytest.fixture(scope="module")
-def real_urls() -> list[str]:
-    return [line.strip() for line in REAL_URLS.read_text(encoding="utf-8").splitlines() if line.strip()]
+def simulated() -> site.TradeKeySite:
+    built = site.TradeKeySite()
+    built.build(TODAY, NOW)
+    return built
 
 
-@pytest.fixture(scope="module")
-def offers() -> dict[str, list[site.Offer]]:
-    return site.build_offers(TODAY)
+def _get(simulated: site.TradeKeySite, url: str, style: str = "normal") -> str:
+    """The simulator's answer to a site URL (``https://www.tradekey.com/...``), as text."""
+    reply = simulated.render(urlsplit(url).path.lstrip("/"), {}, style, NOW)
+    assert reply.status == 200, url
+    return reply.body.decode()
 
 
-def _offer(offers: dict[str, list[site.Offer]], offer_id: str) -> site.Offer:
-    return next(offer for listed in offers.values() for offer in listed if offer.offer_id == offer_id)
+def _read_whole(simulated: site.TradeKeySite, keyword: str) -> list[ListPage]:
+    """Every page of a list, reached by each page's own "Next >" link."""
+    url = site.list_url(keyword, 1)
+    pages = [parse_list(_get(simulated, url), fetched_at=NOW)]
+    while pages[-1].has_next:
+        assert pages[-1].next_url is not None and len(pages) <= SPEC.max_pages
+        pages.append(parse_list(_get(simulated, pages[-1].next_url), fetched_at=NOW))
+    return pages
 
 
-def _entry(offers: dict[str, list[site.Offer]], offer_id: str):
-    offer = _offer(offers, offer_id)
-    listed = offers[offer.category]
+def _entry(simulated: site.TradeKeySite, offer: site.Offer, keyword: str) -> ParsedRfq:
+    listed = simulated.listing(keyword)
     page = listed.index(offer) // site.PAGE_SIZE + 1
-    parsed = parse_list(site.render_list(listed, offer.category, page), fetched_at=FETCHED_AT)
-    return offer, next(e for e in parsed.entries if e.external_id == offer_id)
+    parsed = parse_list(site.render_list(listed, keyword, page) or "", fetched_at=NOW)
+    return next(entry for entry in parsed.entries if entry.external_id == offer.offer_id)
 
 
-def test_every_real_url_gives_slug_id_and_canonical_url(real_urls: list[str]) -> None:
-    assert len(real_urls) == 1200
-    parsed = [parse_offer_url(url) for url in real_urls]
-    assert all(p is not None for p in parsed)
-    ids = [p[1] for p in parsed if p]
-    assert len(set(ids)) == 1200  # reposts have their own ids
-    slugs = Counter(p[0] for p in parsed if p)
-    assert slugs["Buy-Waste-Paper"] == 9 and len(slugs) == 1140
-    for url, (slug, offer_id) in zip(real_urls, parsed, strict=True):  # type: ignore[misc]
-        canonical = canonical_offer_url(slug, offer_id)
-        assert canonical.startswith("https://www.tradekey.com/buyoffer/")
-        assert url.replace("https://importer.tradekey.com", "https://www.tradekey.com") == canonical
+def _offer(simulated: site.TradeKeySite, title: str) -> site.Offer:
+    return next(offer for offer in simulated.offers() if offer.title == title)
 
 
-def test_offer_url_edge_cases() -> None:
-    # A slug ending in "-" (a dropped ")") keeps it; digits inside the slug are not the id.
+@pytest.mark.parametrize("keyword", site.WATCHED_KEYWORDS)
+def test_every_list_reads_whole_in_id_order(simulated: site.TradeKeySite, keyword: str) -> None:
+    offers = simulated.listing(keyword)
+    pages = _read_whole(simulated, keyword)
+    entries = [entry for page in pages for entry in page.entries]
+    assert [e.external_id for e in entries] == [offer.offer_id for offer in offers]
+    ids = [int(e.external_id) for e in entries]
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids)
+    assert 1 < len(pages) <= SPEC.max_pages
+    for number, page in enumerate(pages, start=1):
+        assert page.total_pages == len(pages) and page.total_entries == len(offers)
+        assert len(page.entries) == min(site.PAGE_SIZE, len(offers) - site.PAGE_SIZE * (number - 1))
+        if page.has_next:
+            assert page.next_url == f"https://www.tradekey.com/{keyword}-buyer/page_no/{number + 1}"
+    for entry, offer in zip(entries, offers, strict=True):
+        assert entry.posted_at == datetime.combine(offer.posted_at.date(), datetime.min.time(), UTC)
+        assert entry.posted_text == site.day_text(offer.posted_at.date())
+        assert entry.country_raw == offer.country
+        assert entry.detail_path == offer.path
+
+
+def test_lists_are_not_sorted_by_date(simulated: site.TradeKeySite) -> None:
+    days = [e.posted_at for page in _read_whole(simulated, "cosmetics") for e in page.entries]
+    assert days != sorted(days, reverse=True)  # type: ignore[type-var]
+    assert any(offer.refreshed for offer in simulated.listing("cosmetics"))
+    assert SPEC.date_sorted is False
+
+
+def test_the_page_is_built_like_the_served_one(simulated: site.TradeKeySite) -> None:
+    html = site.render_list(simulated.listing("cosmetics"), "cosmetics", 1) or ""
+    tree = LexborHTMLParser(html)
+    cards = tree.css("div#J-items-content > div#first_div > div.listing_box")
+    assert [card.attributes.get("id") for card in cards] == [f"list_{n}" for n in range(1, 26)]
+    assert {card.attributes.get("class") for card in cards} <= {
+        "ls-icon ls-item AD group listing_box  ",
+        "ls-icon ls-item AD group listing_box top_offer ",
+    }
+    path = "div#page > div#content > div.ls-wrap > div.ls-content > div.grid.grid-c3-s5e6 > div.col-main > "
+    assert len(tree.css(path + "div.main-wrap > div#J-items-content > div#first_div > div.listing_box")) == 25
+    assert clean_text(tree.css_first("div.ls-filter div.item.right").text()).startswith(
+        f"{len(simulated.listing('cosmetics'))} Buy Offers Page 1 of "
+    )
+    assert "<span>Next ></span>" in html and "<font class='normal ' dir='ltr'><b>1</b></font>" in html
+    assert html.count('.html\t"') == 25  # every title link ends in a tab, as served
+    assert '<html lang="en">' in html.split("</head>")[0] and "</body>\n</html><style>" in html  # the served strays
+    # Outside the cards the sidebar uses the same flag classes: only span.location inside a card is the country.
+    assert len(tree.css("span.c_flag")) > len(tree.css("div.listing_box span.location.c_flag")) == 25
+
+
+def test_fields_as_a_reader_sees_them(simulated: site.TradeKeySite) -> None:
+    offer = _offer(simulated, "Import Inquiry: Snail Mucin Essence for Malaysia")
+    entry = _entry(simulated, offer, "cosmetics")
+    assert entry.title == offer.title
+    assert entry.canonical_url == (
+        f"https://importer.tradekey.com/buyoffer/Import-Inquiry-Snail-Mucin-Essence-For-Malaysia-{offer.offer_id}.html"
+    )
+    # The site's cut: 197 characters and "...", digits masked but the last of each run.
+    assert entry.description.startswith("Our buyer runs *4 beauty stores and needs snail mucin essence (*6% filtrate)")
+    assert entry.description.endswith("...") and len(entry.description) <= 200
+    assert (entry.country_code, entry.country_raw) == ("MY", "Malaysia")
+    assert entry.quantity_text == "" and entry.buyer_name == "" and entry.buyer_company == ""
+    cream = _offer(simulated, "Looking for supplier who can provide Whitening Cream")
+    form = _entry(simulated, cream, "cosmetics")
+    assert form.buyer_name == cream.buyer == "Sokha Chan" and form.description.startswith(
+        "Name: Sokha Chan Email: *******@"
+    )
+    member = _entry(simulated, _offer(simulated, "Looking for supplier who can provide Argan Oil Hair Mask"), "shampoo")
+    assert member.buyer_name == ""  # "Name: Member" is the form's placeholder
+    uk = _entry(simulated, _offer(simulated, "Buying Microneedle Acne Patches for UK"), "skin-care")
+    assert (uk.country_code, uk.country_raw) == ("GB", "UK")  # the site's flag class is f_uk
+    jars = _offer(simulated, "Sourcing Buy Cosmetic Jars & Bamboo Lids")
+    assert _entry(simulated, jars, "cosmetics").title == "Sourcing Buy Cosmetic Jars &amp; Bamboo Lids"  # escaped twice
+    assert jars.slug == "Sourcing-Buy-Cosmetic-Jars-amp-amp-Bamboo-Lids"
+    kits = _entry(simulated, _offer(simulated, "Buying Grooming Kits for Germany"), "cosmetics")
+    assert "our men&#**9;s cosmetics aisle" in kits.description  # an escaped apostrophe, masked like digits
+
+
+def test_premium_and_top_offer_cards(simulated: site.TradeKeySite) -> None:
+    offers = simulated.listing("cosmetics")
+    entries = {e.external_id: e for page in _read_whole(simulated, "cosmetics") for e in page.entries}
+    assert any(offer.top_offer for offer in offers) and any(not offer.premium_only for offer in offers)
+    for offer in offers:
+        attributes = entries[offer.offer_id].attributes
+        assert attributes.get("top_offer", False) is offer.top_offer
+        # A top_offer card says "Instant Order RFQ - Only for Premium Members" instead of the italic note.
+        assert attributes.get("quotes_from_premium_members_only", False) is (offer.premium_only or offer.top_offer)
+        assert attributes.get("tags", []) == list(offer.tags)
+
+
+def test_the_offer_page_completes_the_description(simulated: site.TradeKeySite) -> None:
+    offer = _offer(simulated, "Import Inquiry: Snail Mucin Essence for Malaysia")
+    entry = _entry(simulated, offer, "cosmetics")
+    reply = simulated.render(offer.path.lstrip("/"), {}, "normal", NOW)
+    assert reply.status == 200
+    detailed = parse_detail(reply.body.decode(), entry)
+    assert detailed.description.startswith(entry.description.removesuffix("...").rstrip())
+    assert detailed.description.endswith("Provide FOB price for ***0 pieces and the production lead time.")
+    assert detailed.quantity_text == "3,000 Pieces" and detailed.attributes["category"] == "Health & Beauty"
+    assert (detailed.country_raw, detailed.country_code) == ("Malaysia", "MY")
+    assert detailed.posted_at == entry.posted_at and detailed.title == entry.title
+    paragraphs = parse_detail(site.render_offer(_offer(simulated, "Organic Cosmetics Private Label")), entry)
+    assert paragraphs.description.split("\n")[1].startswith("Please send your catalogue")
+
+
+def test_offer_pages_answer_by_id_and_slug(simulated: site.TradeKeySite) -> None:
+    offer = simulated.listing("perfume")[0]
+    assert simulated.render(f"buyoffer/Something-Else-{offer.offer_id}.html", {}, "normal", NOW).status == 404
+    assert simulated.render("buyoffer/Anything-1.html", {}, "normal", NOW).status == 404
+    drifted = simulated.render(offer.path.lstrip("/"), {}, "drift", NOW).body.decode()
+    with pytest.raises(PageParseError) as drift:
+        parse_detail(drifted, _entry(simulated, offer, "perfume"))
+    assert drift.value.kind == "layout_drift"
+
+
+def test_an_empty_keyword_is_an_empty_result(simulated: site.TradeKeySite) -> None:
+    assert simulated.listing("no-such-thing") == []
+    page = parse_list(_get(simulated, "https://www.tradekey.com/no-such-thing-buyer/"), fetched_at=NOW)
+    assert page.entries == [] and page.has_next is False and page.total_entries == 0
+    assert simulated.render("no-such-thing-buyer/page_no/2", {}, "normal", NOW).status == 404
+    perfume = simulated.listing("perfume")
+    past = site.total_pages(len(perfume)) + 1
+    assert simulated.render(f"perfume-buyer/page_no/{past}", {}, "normal", NOW).status == 404
+    not_found = simulated.render("no/such/page.html", {}, "normal", NOW)
+    assert not_found.status == 404 and not_found.body.decode().rstrip().endswith("</html>")
+
+
+def test_any_keyword_has_a_list(simulated: site.TradeKeySite) -> None:
+    page = parse_list(_get(simulated, "https://www.tradekey.com/tea-buyer/"), fetched_at=NOW)
+    assert page.entries and all("tea" in e.title.lower() or "tea" in e.description.lower() for e in page.entries)
+
+
+def test_a_redesign_is_read_by_the_fallback(simulated: site.TradeKeySite) -> None:
+    offers = simulated.listing("cosmetics")
+    html = _get(simulated, "https://www.tradekey.com/cosmetics-buyer/", style="drift")
+    with pytest.raises(PageParseError) as drift:
+        parse_list(html, fetched_at=NOW)
+    assert drift.value.kind == "layout_drift"
+    page = read_list_page(SPEC, html, fetched_at=NOW)
+    assert page.extraction == "fallback"
+    assert [e.external_id for e in page.entries] == [offer.offer_id for offer in offers[: site.PAGE_SIZE]]
+    for entry, offer in zip(page.entries, offers, strict=False):
+        assert entry.extraction == "fallback" and entry.title == site.list_title(offer)
+        assert entry.canonical_url == offer.url  # the trailing tab stripped
+        assert entry.posted_at is not None and entry.posted_at.date() == offer.posted_at.date()
+
+
+def test_todays_offers_are_on_the_first_page_of_a_watched_list() -> None:
+    # After a redesign the fallback extractor reads page 1 only (it does not take "Next >" for a next link), so
+    # refreshed offers of today must not sink below page 1, whatever the simulated day.
+    for back in range(0, 120, 7):
+        today = TODAY - timedelta(days=back)
+        built = site.TradeKeySite()
+        built.build(today, datetime.combine(today, NOW.timetz()))
+        first_pages = {o.offer_id for kw in site.WATCHED_KEYWORDS for o in built.listing(kw)[: site.PAGE_SIZE]}
+        assert set(built.expected(today)) <= first_pages, today
+        assert all(site.total_pages(len(built.listing(kw))) <= SPEC.max_pages for kw in site.WATCHED_KEYWORDS)
+
+
+def test_the_first_watched_list_keeps_to_the_served_flags() -> None:
+    served = set()
+    for fixture in FIXTURES.glob("*.excerpt.html"):
+        for card in LexborHTMLParser(fixture.read_text(encoding="utf-8")).css("div.listing_box span.location"):
+            served |= {c.removeprefix("f_") for c in (card.attributes.get("class") or "").split() if c.startswith("f_")}
+    assert served == site.SERVED_FLAGS
+    first = site.WATCHED_KEYWORDS[0]
+    probes = [site.offer_from(row, "1", NOW, refreshed=False) for row in site.seed()]
+    assert {offer.flag for offer in probes if offer.matches(first)} <= site.SERVED_FLAGS
+    assert "uk" in {offer.flag for offer in probes}  # other rows show the site's f_uk
+
+
+def test_truncated_and_challenge_pages(simulated: site.TradeKeySite) -> None:
+    for html in (site.render_list(simulated.listing("cosmetics"), "cosmetics", 1), site.render_list([], "x", 1)):
+        assert html is not None
+        # The stray "</html>" early in the page must not make a cut-off page look whole.
+        with pytest.raises(PageParseError) as cut:
+            parse_list(faults.truncate(faults.Reply(200, html.encode())).body.decode(), fetched_at=NOW)
+        assert cut.value.kind == "truncated"
+    offer = simulated.listing("cosmetics")[0]
+    entry = _entry(simulated, offer, "cosmetics")
+    with pytest.raises(PageParseError) as cut_offer:
+        parse_detail(site.render_offer(offer)[:-200], entry)
+    assert cut_offer.value.kind == "truncated"
+    for reply in (faults.cloudflare_challenge("/cosmetics-buyer/"), faults.awswaf_challenge("/cosmetics-buyer/")):
+        with pytest.raises(PageParseError) as listing:
+            parse_list(reply.body.decode(), fetched_at=NOW)
+        assert listing.value.kind == "challenge"
+        with pytest.raises(PageParseError) as detail:
+            parse_detail(reply.body.decode(), entry)
+        assert detail.value.kind == "challenge"
+
+
+def test_spec_urls_on_the_simulator_and_the_real_site(simulated: site.TradeKeySite) -> None:
+    assert SPEC.listings == tuple(f"/{keyword}-buyer/" for keyword in KEYWORDS)
+    assert site.WATCHED_KEYWORDS == KEYWORDS
+    spec = replace(SPEC, base_url="http://127.0.0.1:9/tradekey")
+    listing = SPEC.listings[0]
+    first_url = spec.list_url(listing, 1)
+    assert first_url == "http://127.0.0.1:9/tradekey/cosmetics-buyer/"
+    page = parse_list(_get(simulated, site.list_url("cosmetics", 1)), fetched_at=NOW)
+    assert next_page_url(spec, listing, first_url, page, 1, NOW, NOW) == (
+        "http://127.0.0.1:9/tradekey/cosmetics-buyer/page_no/2"
+    )
+    real = replace(SPEC, base_url=SPEC.site_url)
+    assert next_page_url(real, listing, real.list_url(listing, 1), page, 1, NOW, NOW) == (
+        "https://www.tradekey.com/cosmetics-buyer/page_no/2"
+    )
+    offer = simulated.listing("cosmetics")[0]
+    assert spec.absolute(_entry(simulated, offer, "cosmetics").detail_path) == (
+        f"http://127.0.0.1:9/tradekey{offer.path}"
+    )
+    robots = site.TradeKeySite.robots_txt.format(p="tradekey")
+    disallowed = [line.split(": ", 1)[1] for line in robots.splitlines() if line.startswith("Disallow")]
+    assert not any("/tradekey/cosmetics-buyer/page_no/2".startswith(path) for path in disallowed)
+
+
+def test_ids_grow_with_time_and_today_is_before_now(simulated: site.TradeKeySite) -> None:
+    offers = simulated.offers()
+    ids = [int(offer.offer_id) for offer in offers]
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids)
+    assert min(ids) > 3_800_000 and max(ids) < 3_900_000  # around the served ids (3871699 on 27 Aug 2026)
+    fresh = [offer for offer in offers if not offer.refreshed]
+    assert [o.posted_at for o in fresh] == sorted((o.posted_at for o in fresh), reverse=True)
+    assert all(offer.posted_at < NOW for offer in offers)
+    assert max(offer.posted_at for offer in offers).date() == TODAY
+    assert simulated.expected(TODAY + timedelta(days=1)) == []
+    by_id = {offer.offer_id: offer for offer in offers}
+    for back in range(site.DAYS - 4):
+        day = TODAY - timedelta(days=back)
+        expected = simulated.expected(day)
+        assert 5 <= len(expected) <= 20, day
+        assert all(by_id[offer_id].posted_at.date() == day for offer_id in expected)
+    assert simulated.expected_total() == len(simulated.watched())
+    again = site.TradeKeySite()
+    again.build(TODAY, NOW)
+    assert [(o.offer_id, o.title, o.posted_at) for o in again.offers()] == [
+        (o.offer_id, o.title, o.posted_at) for o in offers
+    ]
+
+
+def test_every_real_2019_url_gives_slug_and_id() -> None:
+    rows = site.corpus_urls()
+    assert len(rows) == 1200 and len({offer_id for _, _, offer_id in rows}) == 1200
+    for _, slug, offer_id in rows:
+        assert parse_offer_url(offer_url(slug, offer_id)) == (slug, offer_id)
     assert parse_offer_url("/buyoffer/EEC-EPA-Scooter-250T-150T--325000.html") == (
         "EEC-EPA-Scooter-250T-150T-",
         "325000",
     )
-    assert parse_offer_url("/buyoffer/Need-125cc-600cc-Motor-Cycles-323320.html") == (
-        "Need-125cc-600cc-Motor-Cycles",
-        "323320",
-    )
-    assert parse_offer_url("/buyoffer/no-id-here.html") is None
-    assert parse_offer_url("/Printer-Supplies_lid5672/page_no/2.htm") is None
-
-
-def test_list_pages_carry_every_real_offer_with_its_real_url(real_urls, offers) -> None:
-    real_paths = {re.sub(r"^https://[^/]+", "", url) for url in real_urls}
-    seen: list[str] = []
-    for category, listed in offers.items():
-        total_pages = -(-len(listed) // site.PAGE_SIZE)
-        for page in range(1, total_pages + 1):
-            parsed = parse_list(site.render_list(listed, category, page), fetched_at=FETCHED_AT)
-            assert parsed.total_pages == total_pages
-            assert parsed.has_next is (page < total_pages)
-            for entry in parsed.entries:
-                assert entry.detail_path in real_paths
-                assert entry.canonical_url == "https://www.tradekey.com" + entry.detail_path
-                assert entry.attributes == {"slug": entry.detail_path.removeprefix("/buyoffer/").rsplit("-", 1)[0]}
-                seen.append(entry.external_id)
-    assert sorted(seen) == sorted(p[1] for url in real_urls if (p := parse_offer_url(url)))
-
-
-def test_listing_dates_go_back_newest_first(offers) -> None:
-    listed = offers[PRINTERS]
-    entries = parse_list(site.render_list(listed, PRINTERS, 1), fetched_at=FETCHED_AT).entries
-    assert entries[0].external_id == "2689781"  # the first printer-supplies URL of the file, dated today
-    assert entries[0].posted_at == datetime(2025, 7, 13, tzinfo=UTC)
-    assert entries[0].posted_text == "Jul 13, 2025"
-    dates = [e.posted_at for e in entries]
-    assert dates == sorted(dates, reverse=True)  # type: ignore[type-var]
-    assert min(dates) < datetime(2025, 7, 13, tzinfo=UTC) - timedelta(days=3)  # type: ignore[type-var]
-
-
-def test_row_fields(offers) -> None:
-    offer, entry = _entry(offers, "315452")
-    assert entry.title == "Need Mopeds Motorcyles & Leather Womens & Men's Casual Shoes"
-    assert entry.country_raw == offer.country and entry.country_raw
-    assert entry.description.startswith("Need Mopeds Motorcyles & Leather")
-    assert (
-        entry.detail_path
-        == "/buyoffer/Need-Mopeds-Motorcyles-amp-Leather-Womens-amp-Men-039-s-Casual-Shoes-315452.html"
-    )
-    assert entry.quantity_text == "" and entry.buyer_company == ""
-
-
-def test_detail_page_adds_quantity_text_and_category(offers) -> None:
-    offer, entry = _entry(offers, "2050913")  # "Want-To-Buy-T654dn-Quantity-15-"
-    detailed = parse_detail(site.render_detail(offer), entry)
-    assert detailed.title == "Want To Buy T654dn (Quantity: 15)"
-    assert detailed.quantity_text == "15"
-    assert detailed.country_raw == offer.country
-    assert detailed.attributes == {"slug": "Want-To-Buy-T654dn-Quantity-15-", "category": "Printer Supplies"}
-    assert detailed.description.split("\n")[0] == "Want To Buy T654dn (Quantity: 15)"
-    assert detailed.description.endswith("Quantity required: 15.")
-    assert detailed.posted_at == entry.posted_at and detailed.external_id == "2050913"
-
-
-def test_detail_without_quantity_keeps_the_entry_quantity_empty(offers) -> None:
-    offer, entry = _entry(offers, "326247")
-    detailed = parse_detail(site.render_detail(offer), entry)
-    assert detailed.title == "Hi Quality Bikes Are Required"
-    assert detailed.quantity_text == ""
-    assert detailed.attributes["category"] == "Motorcycle Bikes"
-
-
-def test_detail_dates_an_undated_entry(offers) -> None:
-    from dataclasses import replace
-
-    offer, entry = _entry(offers, "326247")
-    detailed = parse_detail(site.render_detail(offer), replace(entry, posted_at=None, posted_text=""))
-    assert detailed.posted_at == datetime(offer.posted_on.year, offer.posted_on.month, offer.posted_on.day, tzinfo=UTC)
-    assert detailed.posted_text == site.offer_date(offer.posted_on)
-
-
-def test_titles_rebuilt_from_slugs() -> None:
+    assert parse_offer_url("https://www.tradekey.com/tea-buyer/page_no/2") is None
     assert site.title_from_slug("Men-039-s-Swimwear") == "Men's Swimwear"
-    assert site.title_from_slug("I-039-m-Looking-For-City-Bikes") == "I'm Looking For City Bikes"
-    assert (
-        site.title_from_slug("Electric-Scooters-amp-amp-Electric-Motorcycles")
-        == "Electric Scooters & Electric Motorcycles"
-    )
-    assert site.title_from_slug("Kit-S-Lipo-Bat-Or-amp-gt-500w") == "Kit S Lipo Bat Or > 500w"
-    assert site.title_from_slug("Wanted-quot-BLANK-quot-Jerseys-Only-") == 'Wanted "BLANK" Jerseys Only'
     assert site.title_from_slug("Need-Opc-Drum-Quantity-15000-") == "Need Opc Drum (Quantity: 15000)"
-
-
-def test_offer_dates() -> None:
-    assert parse_offer_date("Jul 13, 2025") == datetime(2025, 7, 13, tzinfo=UTC)
-    assert parse_offer_date("Posted: July 4 2025") == datetime(2025, 7, 4, tzinfo=UTC)
-    assert parse_offer_date("Foo 13, 2025") is None
-    assert parse_offer_date("Feb 30, 2025") is None
-    assert parse_offer_date("13/07/2025") is None
-
-
-def test_page_past_the_end_is_an_empty_result(offers) -> None:
-    listed = offers[PRINTERS]
-    page = parse_list(site.render_list(listed, PRINTERS, 13), fetched_at=FETCHED_AT)
-    assert page.entries == [] and page.has_next is False and page.total_pages == 12
-
-
-def test_drift_and_truncation(offers) -> None:
-    listed = offers[PRINTERS]
-    with pytest.raises(PageParseError) as drift:
-        parse_list(site.render_list_drift(listed, PRINTERS, 1), fetched_at=FETCHED_AT)
-    assert drift.value.kind == "layout_drift"
-    html = site.render_list(listed, PRINTERS, 1)
-    with pytest.raises(PageParseError) as cut:
-        parse_list(html[: int(len(html) * 0.6)], fetched_at=FETCHED_AT)
-    assert cut.value.kind == "truncated"
-    with pytest.raises(PageParseError) as no_link:
-        parse_list(html.replace("/buyoffer/", "/offer/", 1), fetched_at=FETCHED_AT)
-    assert no_link.value.kind == "layout_drift"
-    # The site's 404 page is a normal page with neither rows nor the empty-result message.
-    with pytest.raises(PageParseError) as not_found:
-        parse_list(site.render_not_found("/Nothing_lid1.htm"), fetched_at=FETCHED_AT)
-    assert not_found.value.kind == "layout_drift"
-
-
-def test_detail_drift_and_truncation(offers) -> None:
-    offer, entry = _entry(offers, "326247")
-    with pytest.raises(PageParseError) as drift:
-        parse_detail(site.render_detail_drift(offer), entry)
-    assert drift.value.kind == "layout_drift"
-    html = site.render_detail(offer)
-    with pytest.raises(PageParseError) as cut:
-        parse_detail(html[: int(len(html) * 0.6)], entry)
-    assert cut.value.kind == "truncated"
-
-
-@pytest.mark.parametrize(
-    "reply",
-    [faults.cloudflare_challenge("/x"), faults.awswaf_challenge("/x"), faults.login_wall("tradekey", "/x")],
-    ids=["cloudflare", "aws_waf", "login"],
-)
-def test_challenge_pages(reply: faults.Reply, offers) -> None:
-    with pytest.raises(PageParseError) as listing:
-        parse_list(reply.body.decode(), fetched_at=FETCHED_AT)
-    assert listing.value.kind == "challenge"
-    _, entry = _entry(offers, "326247")
-    with pytest.raises(PageParseError) as detail:
-        parse_detail(reply.body.decode(), entry)
-    assert detail.value.kind == "challenge"
-
-
-def test_spec_listings_are_the_simulated_categories() -> None:
-    assert SPEC.name == "tradekey" and SPEC.parse_detail is parse_detail
-    paths = {re.match(r"/(.+?)/page_no/\{page\}\.htm$", listing).group(1) for listing in SPEC.listings}  # type: ignore[union-attr]
-    assert paths == set(site.CATEGORIES)
-    assert SPEC.page_size == site.PAGE_SIZE
