@@ -32,9 +32,10 @@ _INPUT_SCHEMA = {
 
 @dg.asset(
     key=dg.AssetKey(["rfqs", "normalized"]),
-    # Marketplaces, and the intake of e-mail and uploaded documents.
+    # Marketplaces, and the intake of e-mail and uploaded documents. A source whose site may not be crawled
+    # (Global Sources) produces nothing of its own: its RFQs come through the mail intake.
     deps=[
-        *(source_asset_key(name) for name in SOURCES),
+        *(source_asset_key(name) for name, spec in SOURCES.items() if spec.crawl_allowed),
         dg.AssetKey(["intake", "email"]),
         dg.AssetKey(["intake", "uploads"]),
     ],

@@ -86,9 +86,11 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     ) -> Iterator[AssetEvent]:
         resolved = resolve(spec, Settings.from_env())
         day = date.fromisoformat(context.partition_key)
+        if not resolved.crawl_allowed:
+            yield from _skipped(context, key, resolved.disabled_reason, by_design=True)
+            return
         if not resolved.enabled:
-            reason = resolved.disabled_reason or f"source disabled by RFQ_SOURCE_{spec.name.upper()}_ENABLED"
-            yield from _skipped(context, key, reason)
+            yield from _skipped(context, key, f"source disabled by RFQ_SOURCE_{spec.name.upper()}_ENABLED")
             return
         client = http.get_client(resolved.impersonate)
         try:
@@ -116,13 +118,26 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     return _source_asset
 
 
-def _skipped(context: dg.AssetExecutionContext, key: dg.AssetKey, reason: str) -> Iterator[AssetEvent]:
-    """Nothing was fetched: say why in the log, on the asset and on its checks, and leave the partition missing."""
-    context.log.warning(f"{key.to_user_string()} skipped: {reason}")
+def _skipped(
+    context: dg.AssetExecutionContext, key: dg.AssetKey, reason: str, *, by_design: bool = False
+) -> Iterator[AssetEvent]:
+    """Nothing was fetched: say why in the log, on the asset and on its checks, and leave the partition missing.
+
+    A source that is off by design (its site may not be crawled) is not a problem to warn about: its checks pass
+    and say why nothing is there.
+    """
+    if by_design:
+        context.log.info(f"{key.to_user_string()} is not crawled: {reason}")
+    else:
+        context.log.warning(f"{key.to_user_string()} skipped: {reason}")
     yield dg.AssetObservation(asset_key=key, partition=context.partition_key, metadata={"skipped": reason})
     for check in (PAGES_CHECK, ROWS_CHECK, FIELDS_CHECK):
         yield dg.AssetCheckResult(
-            check_name=check, passed=False, severity=dg.AssetCheckSeverity.WARN, metadata={"skipped": reason}
+            check_name=check,
+            passed=by_design,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=reason if by_design else None,
+            metadata={"skipped": reason},
         )
 
 

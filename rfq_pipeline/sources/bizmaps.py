@@ -350,5 +350,6 @@ SPEC = SourceSpec(
         "robots.txt and terms were not found; the industry codes of the m-inds filter for beauty trades are unknown",
     ),
     date_sorted=False,
+    dated=False,
     detail_regex=DETAIL_REGEX,
 )

@@ -195,7 +195,15 @@ SPEC = SourceSpec(
     evidence="served_page",
     fixtures=tuple(
         f"{FIXTURES}/importer.ec21.com_{page}.excerpt.html"
-        for page in ("tea_page1", "US_tea_page1", "chili_page1", "matcha_page1", "rosa-roxburghii_page1")
+        for page in (
+            "tea_page1",
+            "US_tea_page1",
+            "GB_tea_page1",
+            "JP_tea_page1",
+            "chili_page1",
+            "matcha_page1",
+            "rosa-roxburghii_page1",
+        )
     ),
     known_gaps=(
         "the list shows no buyer name or company (lead pages need a premium sign-in)",

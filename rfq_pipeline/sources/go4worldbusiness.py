@@ -265,6 +265,8 @@ SPEC = SourceSpec(
     fixtures=(
         f"{FIXTURES}/www.go4worldbusiness.com_buyers_tea_page1.excerpt.html",
         f"{FIXTURES}/www.go4worldbusiness.com_buyers_rosa-roxburghii_page1.excerpt.html",
+        f"{FIXTURES}/www.go4worldbusiness.com_buyers_blueberries_page1.excerpt.html",
+        f"{FIXTURES}/www.go4worldbusiness.com_buyers_chili_page1.excerpt.html",
     ),
     known_gaps=(
         "lists run by relevance, not by date, so a crawl reads each list to its end or the page cap",

@@ -7,6 +7,7 @@ sees it, the shape the CLI prints and the fixture tests compare.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +35,8 @@ def read_list_page(spec: SourceSpec, text: str, *, fetched_at: datetime) -> List
         )
         if not found.entries:
             raise PageParseError("layout_drift", f"{exc}; the fallback extractor found no lead either") from exc
+        if not spec.dated:
+            found = replace(found, entries=[replace(e, posted_at=None, posted_text="") for e in found.entries])
         return found
 
 

@@ -52,6 +52,9 @@ class SourceSpec:
     # Whether a listing runs newest first. Keyword lists of EC21 and TradeKey do not, so their crawl cannot stop at
     # the first entry older than the window: it reads to the last page or the page cap.
     date_sorted: bool = True
+    # False for a directory whose entries carry no posting day (biz-maps): its entries belong to every window, and
+    # dates the fallback extractor might find on a card (a founding year) are not posting days.
+    dated: bool = True
     # A regular expression with an ``id`` group that matches the site's detail links: the fallback extractor finds
     # leads by it when the selectors fail.
     detail_regex: str = ""

@@ -242,6 +242,7 @@ SPEC = SourceSpec(
     fixtures=(
         f"{FIXTURES}/www.tradekey.com_tea-buyer_page1.excerpt.html",
         f"{FIXTURES}/www.tradekey.com_chili-buyer_page1.excerpt.html",
+        f"{FIXTURES}/www.tradekey.com_matcha-buyer_page1.excerpt.html",
     ),
     known_gaps=(
         "no quantity or company field on the list; a buyer name only inside the site's 'Name: ... Email:' template",

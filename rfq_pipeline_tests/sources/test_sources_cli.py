@@ -68,6 +68,7 @@ def test_parse_after_a_redesign_uses_the_fallback_and_says_so(tmp_path: Path) ->
 def test_probe_reads_page_one_of_each_listing_and_keeps_the_page(
     pipeline_env: Settings, simulator, tmp_path: Path
 ) -> None:
+    before = len(simulator.request_log)
     done = _cli("sources", "probe", "ec21", "--json", "--save", str(tmp_path))
     assert done.returncode == 0, done.stderr
     results = [json.loads(line) for line in done.stdout.splitlines()]
@@ -79,7 +80,7 @@ def test_probe_reads_page_one_of_each_listing_and_keeps_the_page(
         provenance = json.loads(saved.with_suffix(".provenance.json").read_text(encoding="utf-8"))
         assert provenance["url"] == result["url"] and provenance["sha256"] and saved.read_bytes().endswith(b"</html>\n")
     # Every request went through the polite layer: robots.txt first, then one page per listing.
-    paths = [entry.path for entry in simulator.request_log if entry.source == "ec21"]
+    paths = [entry.path for entry in simulator.request_log[before:] if entry.source == "ec21"]
     assert paths[0] == "/ec21/robots.txt" and len(paths) == len(results) + 1
 
 
