@@ -34,7 +34,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from rfq_pipeline.normalize.rfqs import country_code as lookup_country_code
 from rfq_pipeline.sources.dates import find_day, utc_day
-from rfq_pipeline.sources.html import checked_tree, clean_text
+from rfq_pipeline.sources.html import checked_tree, clean_text, label_key, unique_nodes
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
@@ -45,7 +45,6 @@ LIST_URL = f"{SITE_URL}/buyers/"
 _LEADS = "#buyer_lead > li, .buyer_lead > li"
 _TITLE = "div.lead_det-title h3"
 _LOOKING_FOR = re.compile(r"^\s*looking\s+for\s+", re.I)
-_LABEL_KEY = re.compile(r"[^a-z0-9]+")
 # The same value under the labels the scrapers met ("Payment Mode", "payment mode", "Mode Of Payment").
 _LABEL_ALIASES = {"mode_of_payment": "payment_mode", "mobile_no": "mobile"}
 # India writes numeric dates day first ("29-07-2026").
@@ -109,7 +108,7 @@ def parse_list(html: str, *, fetched_at: datetime) -> ListPage:
     (``truncated``, ``challenge``, ``layout_drift``); a list element without leads is a valid empty result.
     """
     tree = checked_tree(html, what="buyer list")
-    items = _unique(tree.css(_LEADS)) or _unique(tree.css(f"li:has({_TITLE})"))
+    items = unique_nodes(tree.css(_LEADS)) or unique_nodes(tree.css(f"li:has({_TITLE})"))
     # Items without the lead heading are not leads (a "Show More Result" row, say); only none at all is drift.
     leads = [item for item in items if item.css_first(_TITLE) is not None]
     if not leads:
@@ -174,19 +173,8 @@ def country_of(location: str) -> tuple[str, str]:
     return "", ""
 
 
-def _unique(nodes: list[LexborNode]) -> list[LexborNode]:
-    """The nodes once each (a node that matches two selectors of a group is returned twice)."""
-    seen: set[int] = set()
-    unique = []
-    for node in nodes:
-        if node.mem_id not in seen:
-            seen.add(node.mem_id)
-            unique.append(node)
-    return unique
-
-
 def _label_key(label: str) -> str:
-    key = _LABEL_KEY.sub("_", label.lower()).strip("_")
+    key = label_key(label)
     return _LABEL_ALIASES.get(key, key)
 
 

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from rfq_pipeline.sources.html import block_text, checked_tree, clean_text
+from rfq_pipeline.sources.html import block_text, checked_tree, clean_text, label_key
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
@@ -65,7 +65,6 @@ _MULTILINE_FIELDS = {"specifications"}
 # Template fields kept as attributes (quantity, contact and the facts block's values are read elsewhere).
 _TEMPLATE_ATTRIBUTES = ("product_name", "specifications", "shipping_terms", "destination_port")
 _FLAG = re.compile(r"^famfamfam-flag-([a-z]{2})$", re.I)
-_LABEL_KEY = re.compile(r"[^a-z0-9]+")
 _NOT_SPECIFIED = {"", "not specified", "moq", "-"}
 
 
@@ -192,7 +191,7 @@ def _facts(card: LexborNode) -> dict[str, str]:
     for block in card.css("div.ellipsis"):
         spans = block.css("span")
         if len(spans) >= 2:
-            label = _LABEL_KEY.sub("_", clean_text(spans[0].text()).rstrip(":").lower()).strip("_")
+            label = label_key(spans[0].text())
             if label:
                 facts.setdefault(label, clean_text(spans[1].text()))
     return facts

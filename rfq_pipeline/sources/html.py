@@ -58,3 +58,22 @@ def block_text(node: LexborNode, *, paragraphs: bool = False, keep_blank_lines: 
     if keep_blank_lines:
         return "\n".join(lines).strip()
     return "\n".join(line for line in lines if line)
+
+
+_LABEL_KEY = re.compile(r"[^a-z0-9]+")
+
+
+def label_key(label: str) -> str:
+    """A page's field label as a snake_case key: "Quantity Required :" -> "quantity_required"."""
+    return _LABEL_KEY.sub("_", clean_text(label).lower()).strip("_")
+
+
+def unique_nodes(nodes: list[LexborNode]) -> list[LexborNode]:
+    """The nodes once each, in order (a node matched by two selectors of a group comes back twice)."""
+    seen: set[int] = set()
+    unique = []
+    for node in nodes:
+        if node.mem_id not in seen:
+            seen.add(node.mem_id)
+            unique.append(node)
+    return unique

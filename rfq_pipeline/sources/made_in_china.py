@@ -38,7 +38,7 @@ from typing import Any
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from rfq_pipeline.sources.dates import find_day
-from rfq_pipeline.sources.html import block_text, checked_tree, clean_text
+from rfq_pipeline.sources.html import block_text, checked_tree, clean_text, label_key
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
@@ -60,7 +60,6 @@ _UNITS = {
 }
 _QUANTITY_LABEL = re.compile(r"^\s*purchase\s+quantity\s*:?\s*", re.IGNORECASE)
 _NUMBER = re.compile(r"\d[\d,]*")
-_LABEL_KEY = re.compile(r"[^a-z0-9]+")
 # The request-page labels the 2018 spider reads, by the field they fill.
 _DETAIL_LABELS = {
     "purchase_quantity": "quantity",
@@ -239,7 +238,7 @@ def _labelled_facts(tree: LexborHTMLParser) -> dict[str, str]:
         if not label.endswith(":") or len(label) > 40 or _holds_span(span):
             continue
         value = _value_for(span)
-        key = _LABEL_KEY.sub("_", label.rstrip(":").lower()).strip("_")
+        key = label_key(label)
         if value is not None and key and key not in facts:
             facts[key] = value
     return facts

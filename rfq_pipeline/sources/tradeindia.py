@@ -41,7 +41,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from rfq_pipeline.normalize.rfqs import country_code as lookup_country_code
 from rfq_pipeline.normalize.rfqs import country_name
 from rfq_pipeline.sources.dates import find_day
-from rfq_pipeline.sources.html import checked_tree, clean_text
+from rfq_pipeline.sources.html import checked_tree, clean_text, label_key, unique_nodes
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
@@ -71,7 +71,6 @@ _LABELS = (
     "Delivery Place",
 )
 _LABEL = re.compile(r"(" + "|".join(re.escape(label) for label in _LABELS) + r")\s*:", re.I)
-_LABEL_KEY = re.compile(r"[^a-z0-9]+")
 # Rendered-listbox text (ABUMeta): "<title> <location> Date posted : <day> Buyer is looking for <product> More".
 _TEXT_POSTED = re.compile(r"Date posted\s*:?\s*([^\n]+?\d{4})", re.I)
 _TEXT_LOOKING = re.compile(r"(Buyer is looking for.+?)(?:\s+More\s*$|$)", re.I | re.S)
@@ -88,9 +87,9 @@ def parse_list(html: str, *, fetched_at: datetime) -> ListPage:
     """
     del fetched_at
     tree = checked_tree(html, what="buy lead list")
-    cards = _unique(tree.css("div.blListCard, div.blBuyLeadsBox"))
+    cards = unique_nodes(tree.css("div.blListCard, div.blBuyLeadsBox"))
     if not cards:
-        cards = _unique(tree.css('[role="option"]:has(a[href*="/buyoffer/"])'))
+        cards = unique_nodes(tree.css('[role="option"]:has(a[href*="/buyoffer/"])'))
     if not cards:
         if _says_empty(tree):
             return ListPage(entries=[], has_next=False)
@@ -128,21 +127,6 @@ def split_labels(text: str) -> dict[str, str]:
 
 def _canonical_label(label: str) -> str:
     return next(known for known in _LABELS if known.lower() == label.lower())
-
-
-def _label_key(label: str) -> str:
-    return _LABEL_KEY.sub("_", label.lower()).strip("_")
-
-
-def _unique(nodes: list[LexborNode]) -> list[LexborNode]:
-    """The nodes once each (a node that matches two selectors of a group is returned twice)."""
-    seen: set[int] = set()
-    unique = []
-    for node in nodes:
-        if node.mem_id not in seen:
-            seen.add(node.mem_id)
-            unique.append(node)
-    return unique
 
 
 def _card_to_rfq(card: LexborNode, index: int) -> ParsedRfq:
@@ -189,7 +173,7 @@ def _list_card(card: LexborNode, index: int) -> ParsedRfq:
     custom = card.css_first("div.blCustomData")
     labelled = split_labels(repair_text(clean_text(custom.text(separator=" ")))) if custom is not None else {}
     quantity = labelled.pop("Quantity Required", "")
-    attributes.update({_label_key(label): value for label, value in labelled.items() if value})
+    attributes.update({label_key(label): value for label, value in labelled.items() if value})
     description = _description(card.css_first("div.blDiscription"), attributes)
     posted_text, posted_at = _posted(card)
     return ParsedRfq(

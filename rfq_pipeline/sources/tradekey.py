@@ -28,7 +28,7 @@ from urllib.parse import urljoin
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from rfq_pipeline.sources.dates import find_day
-from rfq_pipeline.sources.html import block_text, checked_tree, clean_text
+from rfq_pipeline.sources.html import block_text, checked_tree, clean_text, label_key
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
@@ -46,7 +46,6 @@ _COUNTER = re.compile(r"([\d,]+)\s*Buy\s+Offers?\s+Page\s+(\d+)\s+of\s+(\d+)", r
 _FORM_NAME = re.compile(r"^\s*Name\s*:\s*(?P<name>.+?)\s+E-?mail\s*:", re.I | re.S)
 _PLACEHOLDER_NAMES = {"member", "buyer", "n/a", "na", "-"}
 _PREMIUM = re.compile(r"quotations\s+only\s+from\s+premium\s+members|only\s+for\s+premium\s+members", re.I)
-_LABEL_KEY = re.compile(r"[^a-z0-9]+")
 
 # Buy-offer page labels that fill ParsedRfq fields; any other label is kept in ``attributes`` under its snake_case name.
 _COUNTRY_LABELS = {"buyer_country", "country"}
@@ -212,7 +211,7 @@ def _attribute_list(box: LexborNode | None) -> dict[str, str]:
         label, value = item.css_first("span"), item.css_first("strong")
         if label is None or value is None:
             continue
-        key = _LABEL_KEY.sub("_", clean_text(label.text()).lower()).strip("_")
+        key = label_key(label.text())
         if key and key not in fields:
             fields[key] = clean_text(value.text())
     return fields

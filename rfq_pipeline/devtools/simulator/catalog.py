@@ -78,6 +78,17 @@ def hash_fraction(key: str) -> float:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
 
 
+def keyword_matches(keyword: str, text: str) -> bool:
+    """Whether a marketplace's keyword search lists ``text``: every word of the keyword, singular or plural, starts a
+    word of the text ("skin-care" also matches "skincare"), as EC21 and TradeKey match stems."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    stems = [part.removesuffix("s") for part in keyword.lower().split("-") if part]
+    joined = "".join(stems)
+    return any(word.startswith(joined) for word in words) or all(
+        any(word.startswith(stem) for word in words) for stem in stems
+    )
+
+
 def time_on_day(day: date, key: str, now: datetime) -> datetime:
     """``day`` at the fraction ``hash_fraction(key)`` of the seconds elapsed since midnight at ``now``."""
     midnight_now = datetime.combine(now.date(), time(0), UTC)

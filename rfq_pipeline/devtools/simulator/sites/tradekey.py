@@ -64,7 +64,7 @@ from functools import cache
 from html import escape
 from pathlib import Path
 
-from rfq_pipeline.devtools.simulator.catalog import hash_fraction, time_on_day
+from rfq_pipeline.devtools.simulator.catalog import hash_fraction, keyword_matches, time_on_day
 from rfq_pipeline.devtools.simulator.faults import Reply, redesigned
 from rfq_pipeline.sources.tradekey import SPEC
 
@@ -152,14 +152,8 @@ class Offer:
         return "" if name.lower() == "member" else name
 
     def matches(self, keyword: str) -> bool:
-        """Whether the site's search puts this offer on ``keyword``'s list: every word of the keyword, singular or
-        plural, starts a word of the title or text ("skin-care" also matches "skincare")."""
-        words = re.findall(r"[a-z0-9]+", f"{self.title} {self.description}".lower())
-        stems = [part.removesuffix("s") for part in keyword.lower().split("-") if part]
-        joined = "".join(stems)
-        return any(word.startswith(joined) for word in words) or all(
-            any(word.startswith(stem) for word in words) for stem in stems
-        )
+        """Whether the site's search puts this offer on ``keyword``'s list."""
+        return keyword_matches(keyword, f"{self.title} {self.description}")
 
 
 def stored(text: str) -> str:
