@@ -15,11 +15,12 @@ from __future__ import annotations
 import html as html_lib
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from rfq_pipeline.fetch.challenge import detect_challenge
+from rfq_pipeline.sources.dates import as_utc, relative_time
+from rfq_pipeline.sources.html import ensure_whole_page
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
 
@@ -35,22 +36,6 @@ _EMPTY_STATE = re.compile(r"\bno\s+(?:matching\s+)?(?:RFQs?|buying\s+requests?)\
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
 
-_UNITS = {
-    "second": timedelta(seconds=1),
-    "sec": timedelta(seconds=1),
-    "minute": timedelta(minutes=1),
-    "min": timedelta(minutes=1),
-    "hour": timedelta(hours=1),
-    "hr": timedelta(hours=1),
-    "day": timedelta(days=1),
-    "week": timedelta(weeks=1),
-    # The board only keeps recent requests; a month is taken as 30 days rather than dropping the date.
-    "month": timedelta(days=30),
-}
-_RELATIVE = re.compile(
-    r"^(?:(?P<n>\d+)|an?|one)\s*(?P<unit>second|sec|minute|min|hour|hr|day|week|month)s?(?:\(s\))?\s+(?:before|ago)$",
-    re.IGNORECASE,
-)
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
 
@@ -70,12 +55,8 @@ def parse_list(html: str, *, fetched_at: datetime) -> ListPage:
     Raises :class:`PageParseError` with kind ``truncated`` for a page cut short, ``challenge`` for an anti-bot or
     login page, and ``layout_drift`` when the page has neither request records nor the board's "no RFQ found" state.
     """
-    fetched_at = _as_utc(fetched_at)
-    if "</html>" not in html[-4096:].lower():
-        raise PageParseError("truncated", "the page does not end with </html>")
-    challenge = detect_challenge(200, {}, html)
-    if challenge:
-        raise PageParseError("challenge", f"{challenge} page instead of the RFQ list")
+    fetched_at = as_utc(fetched_at)
+    ensure_whole_page(html, what="RFQ list")
 
     records = list(_push_records(html))
     page_view = {key: int(value) for key, value in _PAGE_VIEW.findall(html) if value}
@@ -95,17 +76,10 @@ def parse_relative_time(text: str, fetched_at: datetime) -> datetime | None:
     Understands "Just now", "N minutes before", "N hours before", "N days ago" (the board's own forms) and the
     variants "N day(s) before", "an hour ago", "yesterday", "today" and an ISO date; returns ``None`` otherwise.
     """
-    fetched_at = _as_utc(fetched_at)
     value = " ".join(text.split()).strip()
-    lowered = value.lower()
-    if lowered in ("just now", "now", "today"):
-        return fetched_at
-    if lowered == "yesterday":
-        return fetched_at - timedelta(days=1)
-    match = _RELATIVE.match(value)
-    if match:
-        count = int(match.group("n") or 1)
-        return fetched_at - count * _UNITS[match.group("unit").lower()]
+    found = relative_time(value, fetched_at)
+    if found is not None:
+        return found[0]
     iso = _ISO_DATE.match(value)
     if iso:
         return datetime(int(iso.group(1)), int(iso.group(2)), int(iso.group(3)), tzinfo=UTC)
@@ -132,10 +106,6 @@ def _js_escape_value(match: re.Match[str]) -> str:
     if escape in ("\n", "\r", "\r\n", "\u2028", "\u2029"):
         return ""  # line continuation
     return _JS_SIMPLE_ESCAPES.get(escape, escape)
-
-
-def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _push_records(html: str) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rfq_pipeline.settings import Settings
+from rfq_pipeline.sources.dates import as_utc
 from rfq_pipeline.sources.model import PageParseError
 from rfq_pipeline.sources.reading import lead_record, read_list_page
 from rfq_pipeline.sources.registry import SOURCES, resolved_sources
@@ -136,5 +137,4 @@ def _show(result: object, as_json: bool) -> None:
 def _moment(text: str | None) -> datetime:
     if not text:
         return datetime.now(UTC)
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))

@@ -8,7 +8,7 @@ the fallback extractor agree on what a date is. Times of day, where a site print
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 _MONTH_NAMES = (
     "january",
@@ -84,3 +84,50 @@ def parse_day(text: str) -> datetime | None:
     """The first day written in ``text`` as midnight UTC; ``None`` when there is none."""
     found = find_day(text)
     return found[0] if found else None
+
+
+_RELATIVE_UNITS = {
+    "sec": timedelta(seconds=1),
+    "min": timedelta(minutes=1),
+    "hour": timedelta(hours=1),
+    "hr": timedelta(hours=1),
+    "day": timedelta(days=1),
+    "week": timedelta(weeks=1),
+    # Boards keep recent requests only; a month is taken as 30 days rather than dropping the date.
+    "month": timedelta(days=30),
+}
+_RELATIVE = re.compile(
+    r"\b(?P<n>\d+|an?|one)\s*(?P<unit>sec(?:ond)?|min(?:ute)?|hour|hr|day|week|month)s?(?:\(s\))?\s+(?:ago|before)\b"
+    r"|\b(?P<word>just\s+now|now|today|yesterday)\b",
+    re.IGNORECASE,
+)
+
+
+def as_utc(value: datetime) -> datetime:
+    """``value`` in UTC; a naive time is taken as UTC already."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def relative_time(text: str, fetched_at: datetime) -> tuple[datetime, bool] | None:
+    """A posting time written relative to the fetch: ``(instant, exact)``, or ``None`` when ``text`` has none.
+
+    "Just now", "25 minutes before", "3 days ago", "an hour ago", "2 day(s) before" are measured back from
+    ``fetched_at`` (``exact``); "today" and "yesterday" are the fetch time and a day before it, exact to the day only.
+    """
+    match = _RELATIVE.search(text)
+    if match is None:
+        return None
+    now = as_utc(fetched_at)
+    word = (match.group("word") or "").lower()
+    if word:
+        if word == "yesterday":
+            return now - timedelta(days=1), False
+        return now, word != "today"
+    count = match.group("n").lower()
+    number = int(count) if count.isdigit() else 1
+    return now - number * _RELATIVE_UNITS[_unit_key(match.group("unit"))], True
+
+
+def _unit_key(unit: str) -> str:
+    lowered = unit.lower()
+    return next(key for key in _RELATIVE_UNITS if lowered.startswith(key))

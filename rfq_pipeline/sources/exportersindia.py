@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from rfq_pipeline.normalize.rfqs import country_code as lookup_country_code
-from rfq_pipeline.sources.dates import find_day, utc_day
+from rfq_pipeline.sources.dates import find_day, relative_time, utc_day
 from rfq_pipeline.sources.html import checked_tree, clean_text, label_key, unique_nodes
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
@@ -49,10 +49,6 @@ _LOOKING_FOR = re.compile(r"^\s*looking\s+for\s+", re.I)
 _LABEL_ALIASES = {"mode_of_payment": "payment_mode", "mobile_no": "mobile"}
 # India writes numeric dates day first ("29-07-2026").
 _DAY_FIRST = re.compile(r"\b(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})\b")
-_RELATIVE = re.compile(
-    r"\b(?:(?P<today>today)|(?P<yesterday>yesterday)|(?P<count>an?|\d+)\s*(?P<unit>min(?:ute)?s?|hours?|hrs?|days?)\s+ago)\b",
-    re.I,
-)
 _SHOW_MORE = re.compile(r"^show\s+more\s+results?$", re.I)
 # Indian states and union territories: a location naming one of them is in India even when the country is left out.
 INDIAN_STATES = frozenset(
@@ -143,23 +139,10 @@ def parse_posted(text: str, fetched_at: datetime) -> datetime | None:
     numeric = _DAY_FIRST.search(text)
     if numeric is not None:
         return utc_day(int(numeric.group(3)), int(numeric.group(2)), int(numeric.group(1)))
-    relative = _RELATIVE.search(text)
+    relative = relative_time(text, fetched_at)
     if relative is None:
         return None
-    now = fetched_at.replace(tzinfo=UTC) if fetched_at.tzinfo is None else fetched_at.astimezone(UTC)
-    if relative.group("today"):
-        moment = now
-    elif relative.group("yesterday"):
-        moment = now - timedelta(days=1)
-    else:
-        count = 1 if relative.group("count").lower() in ("a", "an") else int(relative.group("count"))
-        unit = relative.group("unit").lower()
-        if unit.startswith("min"):
-            moment = now - timedelta(minutes=count)
-        elif unit.startswith("h"):
-            moment = now - timedelta(hours=count)
-        else:
-            moment = now - timedelta(days=count)
+    moment = relative[0]
     return utc_day(moment.year, moment.month, moment.day)
 
 

@@ -18,12 +18,13 @@ Fixtures: served pages saved in August 2026 (``rfq_pipeline_tests/sources/fixtur
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from rfq_pipeline.sources.dates import parse_day
 from rfq_pipeline.sources.html import block_text, checked_tree, clean_text, label_key
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
@@ -35,10 +36,6 @@ _DETAIL_PATH = re.compile(r"/buylead/view/(\d+)/([^?#\s\"']*?\.html)")
 _WANTED = re.compile(r"^\s*Wanted\s*:\s*", re.IGNORECASE)
 _BUYER_FROM = re.compile(r"^\s*Buyer\s+From\s*:?\s*", re.IGNORECASE)
 _DATE = re.compile(r"\b([A-Za-z]{3})-(\d{1,2})-(\d{2}|\d{4})\b")
-_MONTHS = {
-    m: i
-    for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)
-}
 _EMPTY_STATE = re.compile(r"\bno\s+(?:buyers|buy\s*leads|results|matching\s+buyers)\s+(?:were\s+)?found\b", re.I)
 _PAGE_PARAM = re.compile(r"[?&]pg_buyers=(\d+)")
 
@@ -118,16 +115,9 @@ def parse_templated_description(text: str) -> dict[str, str]:
 
 
 def parse_card_date(text: str) -> datetime | None:
-    """The listing's "Nov-15-21" style date as midnight UTC (month names are English whatever the locale)."""
+    """The card's "Nov-15-21" day as midnight UTC (month names are English whatever the locale)."""
     match = _DATE.search(text)
-    if not match or match.group(1).lower() not in _MONTHS:
-        return None
-    year = int(match.group(3))
-    year = year + 2000 if year < 100 else year
-    try:
-        return datetime(year, _MONTHS[match.group(1).lower()], int(match.group(2)), tzinfo=UTC)
-    except ValueError:
-        return None
+    return parse_day(match.group(0)) if match else None
 
 
 def _lead_link(card: LexborNode) -> LexborNode | None:

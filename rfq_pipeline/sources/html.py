@@ -15,8 +15,8 @@ _TAIL_AFTER_HTML = re.compile(
 )
 
 
-def checked_tree(html: str, *, what: str) -> LexborHTMLParser:
-    """Parse ``html`` after making sure it is a whole page of the site, not a cut-off or challenge page.
+def ensure_whole_page(html: str, *, what: str) -> None:
+    """Make sure ``html`` is a whole page of the site, not a cut-off or challenge page.
 
     Raises :class:`PageParseError` ``truncated`` when the document does not end with ``</html>`` (a dropped
     connection), and ``challenge`` for Cloudflare/AWS WAF/captcha/login pages that arrived with a 200.
@@ -30,6 +30,11 @@ def checked_tree(html: str, *, what: str) -> LexborHTMLParser:
     challenge = detect_challenge(200, {}, html)
     if challenge:
         raise PageParseError("challenge", f"{challenge} page instead of the {what}")
+
+
+def checked_tree(html: str, *, what: str) -> LexborHTMLParser:
+    """Parse ``html`` after :func:`ensure_whole_page`."""
+    ensure_whole_page(html, what=what)
     return LexborHTMLParser(html)
 
 

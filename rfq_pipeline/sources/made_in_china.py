@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from rfq_pipeline.sources.dates import find_day
+from rfq_pipeline.sources.dates import as_utc, find_day, relative_time
 from rfq_pipeline.sources.html import block_text, checked_tree, clean_text, label_key
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
@@ -47,17 +47,6 @@ SITE_URL = "https://sourcing.made-in-china.com"
 
 DETAIL_REGEX = r"/request/(?P<id>[A-Za-z]{12})/(?P<slug>[^/?#\s]+)\.html"
 _REQUEST_PATH = re.compile(DETAIL_REGEX)
-_RELATIVE = re.compile(
-    r"\b(?P<n>\d+|an?|one)\s+(?P<unit>min(?:ute)?|hour|day|week)s?\s+ago\b|\b(?P<word>just\s+now|today|yesterday)\b",
-    re.IGNORECASE,
-)
-_UNITS = {
-    "min": timedelta(minutes=1),
-    "minute": timedelta(minutes=1),
-    "hour": timedelta(hours=1),
-    "day": timedelta(days=1),
-    "week": timedelta(weeks=1),
-}
 _QUANTITY_LABEL = re.compile(r"^\s*purchase\s+quantity\s*:?\s*", re.IGNORECASE)
 _NUMBER = re.compile(r"\d[\d,]*")
 # The request-page labels the 2018 spider reads, by the field they fill.
@@ -78,7 +67,7 @@ def parse_list(html: str, *, fetched_at: datetime) -> ListPage:
     Raises :class:`PageParseError` (``truncated``, ``challenge`` (also for a sign-in page), ``layout_drift``); an
     empty ``ul.sc-list-bd`` is a valid empty result.
     """
-    fetched_at = _as_utc(fetched_at)
+    fetched_at = as_utc(fetched_at)
     tree = checked_tree(html, what="sourcing request list")
     box = tree.css_first("div.sc-list-buyer ul.sc-list-bd")
     items = [item for item in box.iter() if item.tag == "li"] if box is not None else []
@@ -139,24 +128,15 @@ def parse_posted(text: str, fetched_at: datetime) -> datetime | None:
     day at midnight UTC; "Just now", "N minutes/hours/days/weeks ago" are measured back from ``fetched_at``; "Today"
     and "Yesterday" are the UTC day of ``fetched_at`` and the day before. ``None`` otherwise.
     """
-    fetched_at = _as_utc(fetched_at)
     found = find_day(text)
     if found is not None:
         return found[0]
-    relative = _RELATIVE.search(text)
+    relative = relative_time(text, fetched_at)
     if relative is None:
         return None
-    word = (relative.group("word") or "").lower()
-    midnight = fetched_at.replace(hour=0, minute=0, second=0, microsecond=0)
-    if word.startswith("just"):
-        return fetched_at
-    if word == "today":
-        return midnight
-    if word == "yesterday":
-        return midnight - timedelta(days=1)
-    count = relative.group("n").lower()
-    number = int(count) if count.isdigit() else 1
-    return fetched_at - number * _UNITS[relative.group("unit").lower()]
+    moment, exact = relative
+    # "Today" and "Yesterday" name a day, not an instant.
+    return moment if exact else moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def request_url(request_id: str, slug: str) -> str:
@@ -168,10 +148,6 @@ def keyword_listing(keyword: str) -> str:
     """The listing of one keyword, newest first, in the form of the PHP collector (``sort=post_date_desc``)."""
     words = "+".join(re.findall(r"[A-Za-z0-9]+", keyword))
     return f"/sourcingrequest?keyword={words}&sort=post_date_desc&page={{page}}&type=keyword"
-
-
-def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _item_to_rfq(item: LexborNode, index: int, fetched_at: datetime) -> ParsedRfq:
