@@ -11,7 +11,7 @@ from pydantic import PrivateAttr
 from rfq_pipeline.aws.sqs import SqsQueue
 from rfq_pipeline.db import migrations
 from rfq_pipeline.db.database import Database
-from rfq_pipeline.fetch.http_client import HttpClient, RetryPolicy
+from rfq_pipeline.fetch.http_client import HttpClient
 from rfq_pipeline.settings import Settings
 from rfq_pipeline.store.object_store import ObjectStore, object_store_for
 
@@ -69,11 +69,7 @@ class HttpClientResource(dg.ConfigurableResource):
 
     def get_client(self, impersonate: str) -> HttpClient:
         """A new client presenting as browser profile ``impersonate``; close it when the step is done."""
-        settings = Settings.from_env()
-        return HttpClient(
-            impersonate=impersonate,
-            policy=RetryPolicy(timeouts_s=settings.http_timeouts, backoff_s=settings.http_backoff),
-        )
+        return HttpClient.from_settings(Settings.from_env(), impersonate)
 
 
 class SqsResource(ResourceWithBoto3Configuration):

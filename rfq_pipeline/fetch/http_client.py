@@ -14,11 +14,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from curl_cffi import requests as curl_requests
 
 from rfq_pipeline.fetch.challenge import detect_challenge
+
+if TYPE_CHECKING:
+    from rfq_pipeline.settings import Settings
 
 Outcome = Literal["ok", "http_error", "timeout", "network_error", "challenge", "robots_disallowed"]
 
@@ -98,6 +101,14 @@ class HttpClient:
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
         self._session = curl_requests.Session(impersonate=impersonate)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, impersonate: str = "chrome") -> HttpClient:
+        """A client with the retry policy of the settings (``RFQ_HTTP_TIMEOUTS``, ``RFQ_HTTP_BACKOFF``)."""
+        return cls(
+            impersonate=impersonate,
+            policy=RetryPolicy(timeouts_s=settings.http_timeouts, backoff_s=settings.http_backoff),
+        )
 
     def get(
         self,

@@ -87,7 +87,7 @@ def action_command(
 ) -> int:
     """Approve, reject, mark, dispatch or show a stored draft; prints the result as JSON."""
     from rfq_pipeline.db.database import Database, resolve_database_url
-    from rfq_pipeline.fetch.http_client import HttpClient, RetryPolicy
+    from rfq_pipeline.fetch.http_client import HttpClient
     from rfq_pipeline.quotes import store, workflow
     from rfq_pipeline.quotes.dispatch import dispatchers_from_settings
     from rfq_pipeline.store.object_store import object_store_for
@@ -108,7 +108,7 @@ def action_command(
                 print(_json({"draft_id": draft_id, "from": left, "state": target}))
                 return 0
             pdfs = object_store_for("quote_pdfs", settings)
-            client = HttpClient(policy=RetryPolicy(timeouts_s=settings.http_timeouts, backoff_s=settings.http_backoff))
+            client = HttpClient.from_settings(settings)
             try:
                 dispatchers = dispatchers_from_settings(settings, client, object_store_for("exports", settings))
                 if action == "approve":

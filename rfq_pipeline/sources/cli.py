@@ -11,6 +11,7 @@ from pathlib import Path
 from rfq_pipeline.settings import Settings
 from rfq_pipeline.sources.dates import as_utc
 from rfq_pipeline.sources.model import PageParseError
+from rfq_pipeline.sources.probe import ProbeResult
 from rfq_pipeline.sources.reading import lead_record, read_list_page
 from rfq_pipeline.sources.registry import SOURCES, resolved_sources
 
@@ -80,9 +81,9 @@ def probe_command(settings: Settings, names: Sequence[str], save_dir: Path | Non
     Exits 1 when any probed listing did not read (blocked, failed or no leads), so scripts can alarm on it.
     """
     from rfq_pipeline.db.database import Database, resolve_database_url
-    from rfq_pipeline.fetch.http_client import HttpClient, RetryPolicy
+    from rfq_pipeline.fetch.http_client import HttpClient
     from rfq_pipeline.sources.ingest import polite_fetcher, register_sources
-    from rfq_pipeline.sources.probe import ProbeResult, probe_listing
+    from rfq_pipeline.sources.probe import probe_listing
 
     unknown = [name for name in names if name not in SOURCES]
     if unknown:
@@ -97,8 +98,7 @@ def probe_command(settings: Settings, names: Sequence[str], save_dir: Path | Non
                 result = ProbeResult(spec.name, "-", spec.site_url, "off", None, 0, None, "", "", spec.disabled_reason)
                 _show(result, as_json)
                 continue
-            policy = RetryPolicy(timeouts_s=settings.http_timeouts, backoff_s=settings.http_backoff)
-            client = HttpClient(impersonate=spec.impersonate, policy=policy)
+            client = HttpClient.from_settings(settings, spec.impersonate)
             try:
                 fetcher = polite_fetcher(spec, db, client)
                 for listing in spec.listings:
@@ -110,10 +110,7 @@ def probe_command(settings: Settings, names: Sequence[str], save_dir: Path | Non
     return 0 if results and all(r.status == "ok" and r.leads > 0 for r in results) else 1
 
 
-def _show(result: object, as_json: bool) -> None:
-    from rfq_pipeline.sources.probe import ProbeResult
-
-    assert isinstance(result, ProbeResult)
+def _show(result: ProbeResult, as_json: bool) -> None:
     if as_json:
         print(result.to_json(), flush=True)
         return

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
@@ -73,8 +73,8 @@ class _Lead:
     external_id: str
     url: str
     title: str = ""
-    node: LexborNode | None = None
-    attributes: dict[str, Any] = field(default_factory=dict)
+    link: LexborNode | None = None  # the first link to the lead's detail page
+    card: LexborNode | None = None  # the block around it that belongs to this lead alone
 
 
 def extract(html: str, *, source: str, detail_regex: str, site_url: str, drift: str = "") -> ListPage:
@@ -93,8 +93,8 @@ def extract(html: str, *, source: str, detail_regex: str, site_url: str, drift: 
         _merge(leads, pattern, url, title=name)
     for link, url in _detail_links(tree, pattern, base):
         lead = _merge(leads, pattern, url, title="")
-        if lead is not None and lead.node is None:
-            lead.node = link
+        if lead is not None and lead.link is None:
+            lead.link = link
     _place_cards(leads)
     entries = [_to_rfq(lead, source) for lead in leads.values()]
     has_next, next_url = _next_link(tree)
@@ -180,15 +180,15 @@ def _detail_links(tree: LexborHTMLParser, pattern: re.Pattern[str], base: str) -
 
 
 def _place_cards(leads: dict[str, _Lead]) -> None:
-    """Replace each lead's link node by its block: the largest ancestor holding no other lead's link."""
+    """Find each lead's block: the largest ancestor of its link that holds no other lead's link."""
     owner: dict[int, set[str]] = {}
     for lead in leads.values():
-        node = lead.node
+        node = lead.link
         while node is not None:
             owner.setdefault(node.mem_id, set()).add(lead.external_id)
             node = node.parent
     for lead in leads.values():
-        node = lead.node
+        node = lead.link
         if node is None:
             continue
         card = node
@@ -201,31 +201,26 @@ def _place_cards(leads: dict[str, _Lead]) -> None:
         ):
             card = parent
             parent = parent.parent
-        if card is node and (link_title := node.attributes.get("title")):
-            lead.attributes["link_title"] = link_title
-        lead.attributes["_link"] = node
-        lead.node = card
+        lead.card = card
 
 
 def _to_rfq(lead: _Lead, source: str) -> ParsedRfq:
-    link = lead.attributes.pop("_link", None)
-    lead.attributes.pop("link_title", None)
     title = lead.title
-    if not title and link is not None:
-        title = clean_text(link.attributes.get("title")) or clean_text(link.text(separator=" "))
-    if not title and lead.node is not None:
-        heading = next((h for h in lead.node.css("h1, h2, h3, h4, h5, h6") if clean_text(h.text())), None)
+    if not title and lead.link is not None:
+        title = clean_text(lead.link.attributes.get("title")) or clean_text(lead.link.text(separator=" "))
+    if not title and lead.card is not None:
+        heading = next((h for h in lead.card.css("h1, h2, h3, h4, h5, h6") if clean_text(h.text())), None)
         title = clean_text(heading.text(separator=" ")) if heading is not None else ""
     posted_at, posted_text, code, country, quantity, description = None, "", "", "", "", ""
-    if lead.node is not None:
-        text = _card_text(lead.node)
+    if lead.card is not None:
+        text = _card_text(lead.card)
         found = find_day(text)
         if found is not None:
             posted_at, posted_text = found
-        code, country = _country(lead.node, text)
+        code, country = _country(lead.card, text)
         quantity_match = _QUANTITY.search(text)
         quantity = clean_text(quantity_match.group(1)) if quantity_match else ""
-        description = _description(lead.node, title)
+        description = _description(lead.card, title)
     return ParsedRfq(
         source=source,
         external_id=lead.external_id,
