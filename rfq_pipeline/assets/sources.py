@@ -169,7 +169,6 @@ def _materialization(report: IngestReport, spec: SourceSpec) -> dg.MaterializeRe
             "status": report.status,
             "stopped_by_breaker": crawl.unavailable or "",
             "base_url": spec.base_url,
-            "stop_reasons": dg.MetadataValue.json(crawl.stop_reasons),
             "listings": markdown_table(
                 [{"listing": listing, **summary} for listing, summary in crawl.listing_summary().items()],
                 ["listing", "pages_read", "stopped"],

@@ -38,7 +38,6 @@ from urllib.parse import parse_qs, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from rfq_pipeline.sources import fallback
 from rfq_pipeline.sources.html import checked_tree, clean_text
 from rfq_pipeline.sources.model import ListPage, PageParseError, ParsedRfq
 from rfq_pipeline.sources.spec import SourceSpec
@@ -85,17 +84,12 @@ def parse_list(html: str, *, fetched_at: datetime) -> ListPage:
 
     ``fetched_at`` is unused (nothing on the page is dated) but kept for a uniform parser signature. ``next_url`` is
     the page's own link to page N+1 carrying ``ph=``; without one paging stops (a ``?page=N`` is never made up).
-    Raises :class:`PageParseError` (``truncated``, ``challenge``; ``layout_drift`` when neither these selectors nor
-    the generic extractor find a company); a results container without companies is a valid empty result.
+    Raises :class:`PageParseError` (``truncated``, ``challenge``, ``layout_drift`` when these selectors find no
+    company; the shared reader then tries the generic extractor, refined by :func:`refine_fallback`); a results
+    container without companies is a valid empty result.
     """
     del fetched_at
-    tree = checked_tree(html, what="company list")
-    try:
-        return _read(tree)
-    except PageParseError as drift:
-        if drift.kind != "layout_drift":
-            raise
-        return _read_generically(html, drift)
+    return _read(checked_tree(html, what="company list"))
 
 
 def _read(tree: LexborHTMLParser) -> ListPage:
@@ -280,28 +274,13 @@ def _total_entries(tree: LexborHTMLParser) -> int | None:
     return int(match.group(1).replace(",", "")) if match else None
 
 
-def _read_generically(html: str, drift: PageParseError) -> ListPage:
-    """The generic extractor's reading of a redesigned page, without the dates it would take from the cards.
+def refine_fallback(entry: ParsedRfq) -> ParsedRfq:
+    """What the directory says of every company that the generic extractor cannot know after a redesign.
 
-    A card's only dates are founding dates ("2011/2/3"); read as posting days they would push the company out of
-    every crawl window, so the entries stay undated, as the directory shows them.
+    Every company is in Japan, and the name link also carries the key-person counter ("キーマン人数 3人").
     """
-    found = fallback.extract(html, source=SOURCE, detail_regex=DETAIL_REGEX, site_url=SITE_URL, drift=str(drift))
-    if not found.entries:
-        raise drift
-    entries = [
-        replace(
-            entry,
-            title=_KEYMAN_NOISE.sub("", entry.title) or entry.title,
-            posted_at=None,
-            posted_text="",
-            country_raw=COUNTRY,
-            country_code=COUNTRY_CODE,
-            buyer_company=_KEYMAN_NOISE.sub("", entry.title) or entry.title,
-        )
-        for entry in found.entries
-    ]
-    return replace(found, entries=entries)
+    name = _KEYMAN_NOISE.sub("", entry.title) or entry.title
+    return replace(entry, title=name, buyer_company=name, country_raw=COUNTRY, country_code=COUNTRY_CODE)
 
 
 def _norm(text: str | None) -> str:
@@ -351,5 +330,6 @@ SPEC = SourceSpec(
     ),
     date_sorted=False,
     dated=False,
+    refine_fallback=refine_fallback,
     detail_regex=DETAIL_REGEX,
 )

@@ -35,9 +35,12 @@ def read_list_page(spec: SourceSpec, text: str, *, fetched_at: datetime) -> List
         )
         if not found.entries:
             raise PageParseError("layout_drift", f"{exc}; the fallback extractor found no lead either") from exc
-        if not spec.dated:
-            found = replace(found, entries=[replace(e, posted_at=None, posted_text="") for e in found.entries])
-        return found
+        entries = found.entries
+        if not spec.dated:  # dates on a directory's cards (a founding year) are no posting days
+            entries = [replace(entry, posted_at=None, posted_text="") for entry in entries]
+        if spec.refine_fallback is not None:
+            entries = [spec.refine_fallback(entry) for entry in entries]
+        return replace(found, entries=entries)
 
 
 def lead_record(rfq: ParsedRfq) -> dict[str, Any]:

@@ -18,6 +18,7 @@ EVIDENCE_MEANING: dict[str, str] = {
 EmptyResult = Callable[[int, str], bool]  # (status, body) -> True when an error status means "no results"
 ListParser = Callable[..., ListPage]  # (html: str, *, fetched_at: datetime) -> ListPage
 DetailParser = Callable[[str, ParsedRfq], ParsedRfq]
+Refiner = Callable[[ParsedRfq], ParsedRfq]
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,9 @@ class SourceSpec:
     # False for a directory whose entries carry no posting day (biz-maps): its entries belong to every window, and
     # dates the fallback extractor might find on a card (a founding year) are not posting days.
     dated: bool = True
+    # What the source knows of every lead that the fallback extractor cannot read off a redesigned page (biz-maps:
+    # every company is in Japan); applied to each fallback entry.
+    refine_fallback: Refiner | None = None
     # A regular expression with an ``id`` group that matches the site's detail links: the fallback extractor finds
     # leads by it when the selectors fail.
     detail_regex: str = ""
