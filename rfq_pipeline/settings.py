@@ -107,7 +107,8 @@ class Settings:
     llm_daily_limit_usd: float = 100.0
     target_industries: tuple[str, ...] = ("beauty_personal_care",)
     embedder: str = "minilm-static"  # "minilm-static" (distilled, fast) | "minilm" (the torch model)
-    dedup_min_similarity: float = 0.80
+    dedup_min_similarity: float = 0.50  # ANN neighbours at or above this cosine become candidates
+    dedup_min_probability: float | None = None  # the pair model's operating point (None: the fitted one)
     # AWS resources created by `rfq-pipeline aws bootstrap` (queue values are names or queue URLs)
     aws_resource_prefix: str = "rfq-pipeline"
     sqs_inbound_mail_queue: str = "rfq-pipeline-inbound-mail"
@@ -239,6 +240,9 @@ def _ai_settings(env: Mapping[str, str]) -> dict[str, object]:
     similarity = _env_float(env, "RFQ_DEDUP_MIN_SIMILARITY")
     if similarity is not None and not 0 < similarity <= 1:
         raise SettingsError(f"RFQ_DEDUP_MIN_SIMILARITY={similarity!r} must be in (0, 1]")
+    probability = _env_float(env, "RFQ_DEDUP_MIN_PROBABILITY")
+    if probability is not None and not 0 < probability < 1:
+        raise SettingsError(f"RFQ_DEDUP_MIN_PROBABILITY={probability!r} must be in (0, 1)")
     return {
         "classifier": classifier,
         "anthropic_model": (env.get("RFQ_ANTHROPIC_MODEL") or "claude-haiku-4-5").strip(),
@@ -246,7 +250,8 @@ def _ai_settings(env: Mapping[str, str]) -> dict[str, object]:
         "llm_daily_limit_usd": 100.0 if limit is None else limit,
         "target_industries": targets,
         "embedder": embedder,
-        "dedup_min_similarity": 0.80 if similarity is None else similarity,
+        "dedup_min_similarity": 0.50 if similarity is None else similarity,
+        "dedup_min_probability": probability,
     }
 
 

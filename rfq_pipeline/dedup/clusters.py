@@ -16,6 +16,8 @@ Re-running on assigned RFQs changes nothing: membership is decided once per RFQ.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from psycopg.types.json import Jsonb
 
 from rfq_pipeline.ai.embedding_store import embed_rfqs
 from rfq_pipeline.ai.embeddings import Embedder
+from rfq_pipeline.dedup.attributes import ATTRIBUTES_VERSION, RfqAttributes, extract
 from rfq_pipeline.dedup.matching import (
     EVIDENCE_RANK,
     MatchDecision,
@@ -37,6 +40,7 @@ from rfq_pipeline.dedup.matching import (
     decide,
     keys_for,
 )
+from rfq_pipeline.dedup.pairs import Member, PairModel, clusters_compatible, default_model, judge_clusters
 
 # Any stable constant distinct from the migration lock; every assigner of every process uses the same one.
 DEDUP_LOCK_KEY = 7_310_420_404
@@ -44,6 +48,46 @@ DEFAULT_K = 10
 DEFAULT_EF_SEARCH = 100
 # Members sharing a content hash or URL are read at most this many at a time (a repost storm is one cluster anyway).
 EXACT_CANDIDATE_LIMIT = 50
+# Clustered RFQs sharing a buyer or product key with the new one, judged at most this many (same buyer first).
+BLOCKING_CANDIDATE_LIMIT = 100
+# A cluster's members read for the complete-linkage veto at most this many (a repost storm repeats itself).
+MEMBER_LIMIT = 50
+
+UPSERT_ATTRIBUTES = """
+INSERT INTO rfq_dedup_attributes (rfq_id, version, text_sha256, attributes, blocking_keys)
+VALUES (%(rfq_id)s, %(version)s, %(text_sha256)s, %(attributes)s, %(blocking_keys)s)
+ON CONFLICT (rfq_id) DO UPDATE SET version = EXCLUDED.version, text_sha256 = EXCLUDED.text_sha256,
+    attributes = EXCLUDED.attributes, blocking_keys = EXCLUDED.blocking_keys, extracted_at = now()
+WHERE rfq_dedup_attributes.text_sha256 IS DISTINCT FROM EXCLUDED.text_sha256
+   OR rfq_dedup_attributes.version IS DISTINCT FROM EXCLUDED.version
+"""
+
+SELECT_STORED_ATTRIBUTE_HASHES = """
+SELECT rfq_id, text_sha256, version FROM rfq_dedup_attributes WHERE rfq_id = ANY(%(ids)s::bigint[])
+"""
+
+SELECT_BLOCKING_CANDIDATES = """
+SELECT a.rfq_id, m.cluster_id
+FROM rfq_dedup_attributes a
+JOIN dedup_cluster_members m ON m.rfq_id = a.rfq_id
+WHERE a.blocking_keys && %(keys)s::text[] AND a.rfq_id <> %(rfq_id)s
+ORDER BY (a.blocking_keys && %(buyer_keys)s::text[]) DESC,
+         cardinality(ARRAY(SELECT unnest(a.blocking_keys) INTERSECT SELECT unnest(%(keys)s::text[]))) DESC,
+         a.rfq_id DESC
+LIMIT %(limit)s
+"""
+
+SELECT_MEMBER_IDS = """
+SELECT cluster_id, rfq_id FROM (
+    SELECT m.cluster_id, m.rfq_id, row_number() OVER (PARTITION BY m.cluster_id ORDER BY m.rfq_id DESC) AS n
+    FROM dedup_cluster_members m WHERE m.cluster_id = ANY(%(cluster_ids)s::bigint[])
+) ranked WHERE n <= %(limit)s
+"""
+
+INSERT_HISTORY = """
+INSERT INTO dedup_membership_history (rfq_id, cluster_id, event, reason, actor)
+SELECT unnest(%(rfq_ids)s::bigint[]), %(cluster_id)s, %(event)s, %(reason)s, %(actor)s
+"""
 
 SELECT_DEDUP_FIELDS = """
 SELECT id, source, external_id, canonical_url, title, description, quantity_text,
@@ -218,31 +262,86 @@ def _after_candidate_search(rfq_id: int) -> None:
     """Test seam: called between candidate search and assignment (the window the advisory lock protects)."""
 
 
-def _buyers_and_countries(keys: Iterable[RfqKeys]) -> tuple[set[str], set[str]]:
-    buyers = {k.buyer_key for k in keys if k.buyer_key}
-    countries = {k.country_code for k in keys if k.country_code}
-    return buyers, countries
+SELECT_ATTRIBUTE_FIELDS = """
+SELECT id, title, description, quantity_text, COALESCE(country_code::text, country_raw), buyer_name, buyer_company
+FROM rfqs WHERE id = ANY(%(ids)s::bigint[])
+"""
+
+SELECT_POSTING_ORDER = """
+SELECT id FROM rfqs WHERE id = ANY(%(ids)s::bigint[]) ORDER BY posted_at NULLS LAST, id
+"""
 
 
-def _mergeable_clusters(conn: psycopg.Connection, ordered_cluster_ids: list[int], new_keys: RfqKeys) -> list[int]:
-    """Of the clusters the new RFQ matched (strongest match first), those that may be merged with the first.
+def _attribute_inputs(row: Sequence[Any]) -> dict[str, str]:
+    _rfq_id, title, description, quantity, country, name, company = row
+    description = description or ""
+    if company and name and name != company:
+        description = f"{description}\n{name}"  # a contact's pseudonym next to the company still links posts
+    return {
+        "title": title or "",
+        "description": description,
+        "quantity": quantity or "",
+        "country": country or "",
+        "buyer": company or name or "",
+    }
 
-    A buyer-less RFQ can match two clusters of two known buyers; merging those would join two requests, so a cluster
-    is added only while the merged set still has at most one known buyer and one known country.
-    """
-    rows = conn.execute(SELECT_CLUSTER_MEMBER_FIELDS, {"cluster_ids": ordered_cluster_ids}).fetchall()
-    members: dict[int, list[RfqKeys]] = {}
+
+def blocking_keys(attributes: RfqAttributes) -> tuple[list[str], list[str]]:
+    """(every blocking key, the buyer keys among them): buyer pseudonyms, company words, domains, product words."""
+    buyer = [f"p:{h}" for h in sorted(attributes.buyer.pseudonyms)]
+    buyer += [f"c:{' '.join(c[:2])}" for c in attributes.buyer.companies]
+    buyer += [f"d:{d}" for d in sorted(attributes.buyer.email_domains)]
+    product = [f"t:{t}" for t in sorted(attributes.product_tokens) if len(t) >= 4]
+    return buyer + product, buyer
+
+
+def load_attributes(conn: psycopg.Connection, rfq_ids: Iterable[int]) -> dict[int, RfqAttributes]:
+    """The dedup attributes of the given RFQs, stored (with blocking keys) where missing or out of date."""
+    ids = list(rfq_ids)
+    if not ids:
+        return {}
+    rows = conn.execute(SELECT_ATTRIBUTE_FIELDS, {"ids": ids}).fetchall()
+    stored = {int(r[0]): (r[1], r[2]) for r in conn.execute(SELECT_STORED_ATTRIBUTE_HASHES, {"ids": ids}).fetchall()}
+    result: dict[int, RfqAttributes] = {}
+    writes = []
     for row in rows:
-        members.setdefault(int(row[0]), []).append(keys_for(_fields(row[1:])))
-    chosen = [ordered_cluster_ids[0]]
-    buyers, countries = _buyers_and_countries([new_keys, *members.get(ordered_cluster_ids[0], [])])
-    for cluster_id in ordered_cluster_ids[1:]:
-        more_buyers, more_countries = _buyers_and_countries(members.get(cluster_id, []))
-        if len(buyers | more_buyers) <= 1 and len(countries | more_countries) <= 1:
-            chosen.append(cluster_id)
-            buyers |= more_buyers
-            countries |= more_countries
-    return chosen
+        rfq_id = int(row[0])
+        inputs = _attribute_inputs(row)
+        attributes = extract(**inputs)
+        result[rfq_id] = attributes
+        digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode("utf-8")).hexdigest()
+        if stored.get(rfq_id) != (digest, ATTRIBUTES_VERSION):
+            keys, _buyer = blocking_keys(attributes)
+            writes.append(
+                {
+                    "rfq_id": rfq_id,
+                    "version": ATTRIBUTES_VERSION,
+                    "text_sha256": digest,
+                    "attributes": Jsonb(attributes.as_dict()),
+                    "blocking_keys": keys,
+                }
+            )
+    if writes:
+        with conn.cursor() as cur:
+            cur.executemany(UPSERT_ATTRIBUTES, writes)
+    return result
+
+
+def _cluster_members(conn: psycopg.Connection, cluster_ids: Iterable[int]) -> dict[int, list[int]]:
+    members: dict[int, list[int]] = {}
+    rows = conn.execute(SELECT_MEMBER_IDS, {"cluster_ids": list(cluster_ids), "limit": MEMBER_LIMIT}).fetchall()
+    for cluster_id, rfq_id in rows:
+        members.setdefault(int(cluster_id), []).append(int(rfq_id))
+    return members
+
+
+def _record_history(
+    conn: psycopg.Connection, rfq_ids: Sequence[int], cluster_id: int, event: str, reason: str, actor: str
+) -> None:
+    conn.execute(
+        INSERT_HISTORY,
+        {"rfq_ids": list(rfq_ids), "cluster_id": cluster_id, "event": event, "reason": reason, "actor": actor},
+    )
 
 
 def assign_clusters(
@@ -254,18 +353,22 @@ def assign_clusters(
     k: int = DEFAULT_K,
     ef_search: int = DEFAULT_EF_SEARCH,
     actor: str = "",
+    pair_model: PairModel | None = None,
 ) -> AssignmentResult:
     """Put every given RFQ that is not in a cluster yet into one (found, joined or merged); idempotent.
 
+    RFQs are placed in posting order, so a bulk load and the same rows arriving one by one meet the same clusters.
     Runs in the caller's transaction (which must not be autocommit: the advisory lock lasts until it commits).
-    ``model`` is the embedder whose vectors are compared; RFQs without a vector are matched on exact keys only.
-    ``actor`` (a run id, ``cli``) is recorded on members and merges.
+    ``model`` is the embedder whose vectors are compared (``min_similarity``: the cosine an ANN neighbour needs to be
+    a candidate); ``pair_model`` decides pairs (default: the fitted one). ``actor`` (a run id, ``cli``) is recorded
+    on members, merges and the membership history.
     """
     if conn.autocommit:
         raise ValueError("assign_clusters needs a transaction: the advisory lock is released at commit")
     from pgvector.psycopg import register_vector
 
     register_vector(conn)  # idempotent; halfvec values come back as HalfVector
+    pair_model = pair_model or default_model()
     ids = sorted({int(i) for i in rfq_ids})
     result = AssignmentResult(considered=len(ids))
     if not ids:
@@ -277,18 +380,20 @@ def assign_clusters(
 
     assigned = {int(r[0]) for r in conn.execute(SELECT_MEMBERSHIP, {"ids": ids}).fetchall()}
     result.already_assigned = len(assigned)
-    todo = [i for i in ids if i not in assigned]
+    todo = [int(r[0]) for r in conn.execute(SELECT_POSTING_ORDER, {"ids": [i for i in ids if i not in assigned]})]
     if not todo:
         return result
     keys = load_keys(conn, todo)
+    attributes = load_attributes(conn, todo)
     vectors: dict[int, np.ndarray] = {
         int(r[0]): r[1].to_numpy() for r in conn.execute(SELECT_VECTORS, {"model": model, "ids": todo}).fetchall()
     }
+    context = _Context(conn, keys, attributes, vectors, model, min_similarity, k, actor, pair_model)
     for rfq_id in todo:
         if rfq_id not in keys:
             result.considered -= 1  # deleted meanwhile
             continue
-        assignment = _assign_one(conn, keys, keys[rfq_id], vectors.get(rfq_id), model, min_similarity, k, actor)
+        assignment = _assign_one(context, rfq_id)
         if rfq_id not in vectors:
             result.without_embedding += 1
         result.assignments.append(assignment)
@@ -301,67 +406,138 @@ def assign_clusters(
     return result
 
 
-def _candidates(
-    conn: psycopg.Connection,
-    rfq: RfqKeys,
-    vector: np.ndarray | None,
-    model: str,
-    min_similarity: float,
-    k: int,
-) -> dict[int, tuple[int, float | None]]:
-    """Clustered RFQs worth judging: same content hash or URL, or among the ``k`` nearest above the threshold."""
+@dataclass
+class _Context:
+    """What one assignment call reads once and shares across its RFQs (keys and attributes grow as it goes)."""
+
+    conn: psycopg.Connection
+    keys: dict[int, RfqKeys]
+    attributes: dict[int, RfqAttributes]
+    vectors: dict[int, np.ndarray]
+    model: str
+    min_similarity: float
+    k: int
+    actor: str
+    pair_model: PairModel
+
+    def load(self, rfq_ids: Iterable[int]) -> None:
+        """Read keys, attributes and vectors of RFQs not seen yet in this call."""
+        missing = [i for i in set(rfq_ids) if i not in self.attributes]
+        if not missing:
+            return
+        self.keys.update(load_keys(self.conn, missing))
+        self.attributes.update(load_attributes(self.conn, missing))
+        rows = self.conn.execute(SELECT_VECTORS, {"model": self.model, "ids": missing}).fetchall()
+        self.vectors.update({int(r[0]): r[1].to_numpy() for r in rows})
+
+    def cosine(self, a: int, b: int) -> float | None:
+        """Cosine similarity of two RFQs' vectors (both are unit length), ``None`` when either has none."""
+        if a not in self.vectors or b not in self.vectors:
+            return None
+        return float(np.dot(self.vectors[a].astype(np.float32), self.vectors[b].astype(np.float32)))
+
+    def members(self, rfq_id: int, cluster_rfq_ids: Sequence[int]) -> list[Member]:
+        """A cluster's members as the pair decision sees them, with their similarity to ``rfq_id``."""
+        return [
+            Member(other, self.attributes[other], self.cosine(rfq_id, other))
+            for other in cluster_rfq_ids
+            if other in self.attributes
+        ]
+
+
+def _candidates(context: _Context, rfq_id: int) -> dict[int, tuple[int, float | None]]:
+    """Clustered RFQs worth judging: same content hash or URL, a shared buyer or product key, or ANN neighbours."""
+    conn, rfq = context.conn, context.keys[rfq_id]
     found: dict[int, tuple[int, float | None]] = {}
     if rfq.content_hash or rfq.url_key:
         params = {"content_hash": rfq.content_hash, "url_key": rfq.url_key, "rfq_id": rfq.id}
         for other, cluster_id in conn.execute(SELECT_EXACT_CANDIDATES, params | {"limit": EXACT_CANDIDATE_LIMIT}):
             found[int(other)] = (int(cluster_id), None)
+    keys, buyer_keys = blocking_keys(context.attributes[rfq_id])
+    if keys:
+        params = {"keys": keys, "buyer_keys": buyer_keys, "rfq_id": rfq_id, "limit": BLOCKING_CANDIDATE_LIMIT}
+        for other, cluster_id in conn.execute(SELECT_BLOCKING_CANDIDATES, params):
+            found.setdefault(int(other), (int(cluster_id), None))
+    vector = context.vectors.get(rfq_id)
     if vector is not None:
-        params = {"query": HalfVector(np.asarray(vector, dtype=np.float16)), "model": model, "rfq_id": rfq.id, "k": k}
+        query = HalfVector(np.asarray(vector, dtype=np.float16))
+        params = {"query": query, "model": context.model, "rfq_id": rfq.id, "k": context.k}
         for other, cluster_id, similarity in conn.execute(SELECT_ANN_CANDIDATES, params):
-            if float(similarity) >= min_similarity or int(other) in found:
+            if float(similarity) >= context.min_similarity or int(other) in found:
                 found[int(other)] = (int(cluster_id), float(similarity))
     return found
 
 
-def _assign_one(
-    conn: psycopg.Connection,
-    cache: dict[int, RfqKeys],
-    rfq: RfqKeys,
-    vector: np.ndarray | None,
-    model: str,
-    min_similarity: float,
-    k: int,
-    actor: str,
-) -> Assignment:
-    candidates = _candidates(conn, rfq, vector, model, min_similarity, k)
-    missing = [i for i in candidates if i not in cache]
-    if missing:
-        cache.update(load_keys(conn, missing))
+def _exact_matches(
+    context: _Context, rfq_id: int, candidates: dict[int, tuple[int, float | None]]
+) -> dict[int, tuple[MatchDecision, int]]:
+    """Clusters matched on a listing id, URL or identical content (no similarity needed)."""
     per_cluster: dict[int, tuple[MatchDecision, int]] = {}
-    for other, (cluster_id, similarity) in candidates.items():
-        if other not in cache:
+    for other, (cluster_id, _similarity) in candidates.items():
+        if other not in context.keys:
             continue
-        decision = decide(rfq, cache[other], similarity, min_similarity)
+        decision = decide(context.keys[rfq_id], context.keys[other], None, 1.0)
         if not decision.matched:
             continue
         current = per_cluster.get(cluster_id)
         if current is None or best_decision([current[0], decision]) is decision:
             per_cluster[cluster_id] = (decision, other)
-    _confirm_with_canonicals(conn, cache, rfq, vector, per_cluster, model, min_similarity)
-    _after_candidate_search(rfq.id)
+    return per_cluster
 
+
+def _same_request_matches(
+    context: _Context, rfq_id: int, cluster_ids: Iterable[int], members: dict[int, list[int]]
+) -> dict[int, tuple[MatchDecision, int]]:
+    """Clusters the pair model says ``rfq_id`` belongs to: one member likely the same request, none vetoing."""
+    clusters = {c: context.members(rfq_id, members.get(c, [])) for c in cluster_ids}
+    verdicts = judge_clusters(context.attributes[rfq_id], clusters, context.pair_model)
+    matched: dict[int, tuple[MatchDecision, int]] = {}
+    for verdict in verdicts:
+        if not verdict.matched:
+            continue
+        evidence = verdict.best.evidence
+        checks = evidence.as_dict() | {"probability": round(verdict.best.probability, 4)}
+        decision = MatchDecision(True, "near_duplicate", evidence.cosine, checks, verdict.best.reason)
+        matched[verdict.cluster_id] = (decision, verdict.best_rfq_id)
+    return matched
+
+
+def _assign_one(context: _Context, rfq_id: int) -> Assignment:
+    conn, actor = context.conn, context.actor
+    candidates = _candidates(context, rfq_id)
+    context.load(candidates)
+    per_cluster = _exact_matches(context, rfq_id, candidates)
+    members = _cluster_members(conn, {cluster_id for cluster_id, _sim in candidates.values()})
+    context.load(rfq for ids in members.values() for rfq in ids)
+    remaining = [c for c in members if c not in per_cluster]
+    per_cluster |= _same_request_matches(context, rfq_id, remaining, members)
+    _after_candidate_search(rfq_id)
+
+    rfq = context.keys[rfq_id]
     base = {"rfq_id": rfq.id, "content_hash": rfq.content_hash, "url_key": rfq.url_key, "assigned_by": actor}
+    attributes = context.attributes[rfq_id].as_dict()
     if not per_cluster:
         row = conn.execute(INSERT_CLUSTER, {"rfq_id": rfq.id}).fetchone()
         assert row is not None
         cluster_id = int(row[0])
         member = {"cluster_id": cluster_id, "matched_by": "new", "similarity": None, "matched_rfq_id": None}
-        conn.execute(INSERT_MEMBER, base | member | {"evidence": Jsonb({"reason": "no matching cluster"})})
+        evidence = {"reason": "no matching cluster", "attributes": attributes}
+        conn.execute(INSERT_MEMBER, base | member | {"evidence": Jsonb(evidence)})
         conn.execute(REFRESH_MEMBER_COUNTS, {"ids": [cluster_id]})
+        _record_history(conn, [rfq.id], cluster_id, "founded", "no matching cluster", actor)
         return Assignment(rfq.id, cluster_id, "new", None, None)
 
     ranked = sorted(per_cluster, key=lambda c: (*_rank(per_cluster[c][0]), c))  # strongest match first
-    chosen = _mergeable_clusters(conn, ranked, rfq) if len(ranked) > 1 else ranked
+    chosen = [ranked[0]]
+    for cluster_id in ranked[1:]:
+        # A record can match two clusters that must stay apart (two buyers, two sizes): merge only compatible ones.
+        if all(
+            clusters_compatible(
+                context.members(rfq_id, members.get(c, [])), context.members(rfq_id, members.get(cluster_id, []))
+            )
+            for c in chosen
+        ):
+            chosen.append(cluster_id)
     target = min(chosen)  # the oldest cluster survives (ids grow with creation, serialised by the lock)
     absorbed = sorted(c for c in chosen if c != target)
     decision, matched_rfq = per_cluster[ranked[0]]
@@ -370,6 +546,7 @@ def _assign_one(
         conn.execute(REPOINT_MERGED, {"into_id": target, "from_id": from_id})
         conn.execute(MARK_MERGED, {"into_id": target, "from_id": from_id})
         merge_decision, merge_rfq = per_cluster[from_id]
+        reason = f"rfq {rfq.id} matches {merge_rfq} of cluster {from_id} ({merge_decision.reason}) and cluster {target}"
         conn.execute(
             INSERT_MERGE,
             {
@@ -380,11 +557,16 @@ def _assign_one(
                 "similarity": merge_decision.similarity,
                 "moved": moved,
                 "merged_by": actor,
-                "reason": f"rfq {rfq.id} matches {merge_rfq} of cluster {from_id} ({merge_decision.reason}) "
-                f"and cluster {target}",
+                "reason": reason,
             },
         )
-    evidence = {"reason": decision.reason, "checks": decision.checks, "merged_clusters": absorbed}
+        _record_history(conn, moved, target, "merged_in", reason, actor)
+    evidence = {
+        "reason": decision.reason,
+        "checks": decision.checks,
+        "merged_clusters": absorbed,
+        "attributes": attributes,
+    }
     member = {
         "cluster_id": target,
         "matched_by": decision.matched_by,
@@ -394,41 +576,9 @@ def _assign_one(
     }
     conn.execute(INSERT_MEMBER, base | member)
     conn.execute(REFRESH_MEMBER_COUNTS, {"ids": [target]})
+    _record_history(conn, [rfq.id], target, "joined", f"matches rfq {matched_rfq}: {decision.reason}", actor)
     assert decision.matched_by is not None
     return Assignment(rfq.id, target, decision.matched_by, decision.similarity, matched_rfq, tuple(absorbed))
-
-
-def _confirm_with_canonicals(
-    conn: psycopg.Connection,
-    cache: dict[int, RfqKeys],
-    rfq: RfqKeys,
-    vector: np.ndarray | None,
-    per_cluster: dict[int, tuple[MatchDecision, int]],
-    model: str,
-    min_similarity: float,
-) -> None:
-    """Drop near-duplicate matches the cluster's canonical RFQ does not confirm.
-
-    Matching any one member would chain: A~B, B~C, C~D puts "Gas Saving Mopeds" with "Electric drift scooter". A
-    near-duplicate must therefore also match the canonical RFQ, which never changes, so a cluster cannot drift.
-    """
-    weak = [c for c, (d, other) in per_cluster.items() if d.matched_by == "near_duplicate"]
-    if not weak:
-        return
-    rows = conn.execute(SELECT_CANONICALS, {"ids": weak, "model": model}).fetchall()
-    canonical = {int(r[0]): (int(r[1]), None if r[2] is None else r[2].to_numpy()) for r in rows}
-    missing = [rid for rid, _vec in canonical.values() if rid not in cache]
-    if missing:
-        cache.update(load_keys(conn, missing))
-    for cluster_id in weak:
-        canonical_id, canonical_vector = canonical.get(cluster_id, (None, None))
-        if canonical_id is None or canonical_id == per_cluster[cluster_id][1] or canonical_id not in cache:
-            continue
-        similarity = None
-        if vector is not None and canonical_vector is not None:
-            similarity = float(np.dot(vector.astype(np.float32), canonical_vector.astype(np.float32)))
-        if not decide(rfq, cache[canonical_id], similarity, min_similarity).matched:
-            del per_cluster[cluster_id]
 
 
 def _rank(decision: MatchDecision) -> tuple[int, float]:

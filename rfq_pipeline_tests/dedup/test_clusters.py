@@ -146,7 +146,8 @@ def test_cross_marketplace_copy_joins_as_a_near_duplicate(db: Database) -> None:
     assert by_id[other].cluster_id != by_id[go4w].cluster_id
     with db.connection() as conn:
         evidence = conn.execute("SELECT evidence FROM dedup_cluster_members WHERE rfq_id = %s", (tradekey,)).fetchone()
-    assert evidence is not None and evidence[0]["checks"]["quantity_compatible"] is True
+    assert evidence is not None and evidence[0]["checks"]["quantity"] == "same"
+    assert evidence[0]["attributes"]["quantity"] == [{"value": 1.0, "unit": "container_40"}]
 
 
 def test_same_request_from_a_different_buyer_stays_apart(db: Database) -> None:

@@ -1,0 +1,843 @@
+"""What one buyer request asks for, read out of an RFQ before any similarity is computed.
+
+Two write-ups of one request share little surface text: a go4WorldBusiness template, an Alibaba keyword title, a
+German e-mail. They share the facts: the product and its specification, the amount, the destination and the buyer.
+:func:`extract` reads those facts from any source's fields and free text:
+
+- the product: the title without the site's boilerplate ("Wanted :", "[Buying]", "Purchasing Request:" ...), plus
+  go4WorldBusiness's ``Product Name`` line;
+- specification values by dimension: volume, pack mass, percentages, sizes, counts in a pack, codes (W320, E330),
+  and colours, materials, scents and variants from a small lexicon (with the words the e-mails use in Italian,
+  German, Portuguese, Spanish, French and Turkish);
+- the quantity in a base unit (pieces, kilograms, containers of a stated size), with a container also stated as a
+  mass kept as an alternative;
+- the destination country, from any language or script (ISO 3166 names in every locale pycountry ships);
+- the buyer's identities: pseudonym hashes, company-name keys and e-mail domains;
+- flags for a request that says it is a separate, new or repeat order.
+
+Everything here is plain data; :mod:`rfq_pipeline.dedup.pairs` compares two of them.
+"""
+
+from __future__ import annotations
+
+import gettext
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import pycountry
+
+from rfq_pipeline.normalize.rfqs import country_code as english_country_code
+
+ATTRIBUTES_VERSION = "rfq-attributes-1"
+
+# The site's words around a product name, at the start of a title.
+_TITLE_BOILERPLATE = re.compile(
+    r"^\s*(?:(?:re|fw|fwd|aw)\s*:\s*)*"
+    r"(?:\[buying\]|wanted\s*:|buying request\s*:|purchasing request\s*:|requirement of|looking for|"
+    r"want to buy|we want to buy|buy|need|rfq\s*[-:]|inquiry\s*:|enquiry\s*:|quotation request\s*:|"
+    r"request for quotation\s*:|offer request\s*[-–:]|anfrage\s*:|richiesta di offerta\s*[-–:]|cotação\s*[-–:]|"
+    r"solicitud de cotización\s*[-–:]|demande de prix\s*[-–:])?\s*",
+    re.I,
+)
+_PRODUCT_NAME_LINE = re.compile(r"product\s*name\s*:\s*([^\n]+)", re.I)
+_PSEUDONYM = re.compile(r"\b(?:buyer|contact)-([0-9a-f]{8})\b", re.I)
+_EMAIL = re.compile(r"\b[\w.+-]+@([\w-]+(?:\.[\w-]+)+)\b")
+# Lines that describe the deal, not the product: their numbers and countries are not the request's specification.
+_NON_SPEC_LINE = re.compile(
+    r"^\s*(?:payment|looking for suppliers|contact|shipping terms|destination|port|delivery|shipment|resa|entrega|"
+    r"lieferung|teslim|buyer|company|quantity|qty|order qty|miktar|menge|quantità)\b",
+    re.I,
+)
+_ORDER_FLAG = re.compile(
+    r"\b(?:(?:repeat|new|separate|second|another|re-?)\s*(?:new\s+)?(?:order|po|purchase order|lot)|"
+    r"separate from (?:po|order|our)|not a change to (?:po|order))\b",
+    re.I,
+)
+_SAMPLE_FLAG = re.compile(
+    r"\b(?:sample order|samples? only|trial order|trial quantity|annual (?:supply )?contract)\b", re.I
+)
+
+_NUMBER = r"\d+(?:[.,]\d+)*"
+
+
+def fold(text: str | None) -> str:
+    """Lower-case text without accents or Arabic diacritics, with single spaces."""
+    if not text:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(stripped.replace("ı", "i").casefold().split())
+
+
+def parse_number(text: str) -> float | None:
+    """A number as marketplaces and e-mails write it: ``10,000`` = ``10.000`` = ``10 000`` = 10000; ``0.5`` = 0.5."""
+    raw = text.strip().replace("\u00a0", " ").replace(" ", "")
+    if re.fullmatch(r"\d{1,3}([.,]\d{3})+", raw):
+        return float(re.sub(r"[.,]", "", raw))
+    if re.fullmatch(r"\d+,\d{1,2}", raw):
+        return float(raw.replace(",", "."))  # a European decimal comma ("1,5 kg")
+    try:
+        return float(raw.replace(",", ""))
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------- quantities
+
+_COUNT_UNITS = (
+    "pieces|piece|pcs|pc|units|unit|nos|sets|set|kits|kit|boxes|box|packs|pack|packets|cans|can|jars|jar|bottles|"
+    "bottle|rolls|roll|tubes|tube|pairs|pair|cartons|carton|bags|bag|pz|pezzi|stück|stuck|stk|peças|pecas|unidades|"
+    "adet|kutu|szt|шт"
+)
+_MASS_UNITS = {
+    "kg": 1.0, "kgs": 1.0, "kilogram": 1.0, "kilograms": 1.0, "kilo": 1.0, "kilos": 1.0,
+    "mt": 1000.0, "mts": 1000.0, "metric ton": 1000.0, "metric tons": 1000.0, "ton": 1000.0, "tons": 1000.0,
+    "tonne": 1000.0, "tonnes": 1000.0, "tonnen": 1000.0, "ton/tons": 1000.0, "t": 1000.0,
+}  # fmt: skip
+_MULTIPLIER = {"k": 1_000.0, "lakh": 100_000.0, "lac": 100_000.0, "lakhs": 100_000.0, "million": 1_000_000.0}
+_QUANTITY_AMOUNT = re.compile(
+    rf"(?P<number>{_NUMBER}(?:\s\d{{3}})*)\s*(?:(?P<mult>k|lakhs?|lac|million)(?![a-z]))?\s*"
+    rf"(?P<unit>metric\s+tons?|kilograms?|kilos?|kgs?|mts?|tonnes?|tonnen|tons?|{_COUNT_UNITS})?(?![\w])",
+    re.I,
+)
+_CONTAINER_AMOUNT = re.compile(
+    r"(?P<count>\d+)\s*(?:x\s*)?(?P<size>20|40|twenty|forty)\s*(?:'|ft|feet|foot|-foot)?\s*"
+    r"(?P<kind>hq|hc|fcl|reefer|container|gp)?",
+    re.I,
+)
+_SPELLED_CONTAINER = re.compile(
+    r"(?P<count>\d+|one|two|three)\s+(?P<size>twenty|forty|20|40)\s*-?\s*(?:ft|foot|feet)\s*"
+    r"containers?",
+    re.I,
+)
+_CONTAINER_MASS = re.compile(
+    rf"(?P<mass>{_NUMBER})\s*(?P<unit>mt|tons?|tonnes?|kgs?)\s*(?:per|/)\s*(?:1\s*x\s*)?(?P<size>20|40)\s*(?:'|ft)",
+    re.I,
+)
+_PARENTHESISED_MASS = re.compile(rf"\(\s*(?P<mass>{_NUMBER})\s*(?P<unit>mt|tons?|tonnes?|kgs?)\b", re.I)
+_TEXT_QUANTITY = re.compile(
+    rf"(?:quantity|qty|order quantity|order qty|menge|miktar|quantità|quantidade|cantidad|quantité)\s*"
+    rf"(?:required)?\s*[:\-]?\s*(?P<amount>{_NUMBER}[^\n.;]*)",
+    re.I,
+)
+_WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "twenty": 20, "forty": 40}
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """An amount in a base unit: ``count`` (pieces, sets, boxes ...), ``kg``, or ``container_20``/``container_40``."""
+
+    value: float
+    unit: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"value": self.value, "unit": self.unit}
+
+
+def _container_size(word: str) -> str:
+    size = _WORD_NUMBERS.get(word.lower())
+    return f"container_{size if size else int(word)}"
+
+
+def parse_amount(text: str | None) -> list[Quantity]:
+    """Every reading of a quantity text: ``1 X 20' FCL (16 MT)`` gives 1 container_20 and 16,000 kg."""
+    if not text or not text.strip():
+        return []
+    cleaned = " ".join(text.replace("\u00a0", " ").split())
+    found: list[Quantity] = []
+    container = _CONTAINER_AMOUNT.search(cleaned)
+    if container and (container.group("kind") or re.search(r"['′]|ft|foot|feet", container.group(0))):
+        found.append(Quantity(float(container.group("count")), _container_size(container.group("size"))))
+        mass = _PARENTHESISED_MASS.search(cleaned)
+        if mass:
+            value = parse_number(mass.group("mass"))
+            if value is not None:
+                found.append(Quantity(value * _MASS_UNITS[mass.group("unit").lower()], "kg"))
+        return found
+    spelled = re.search(r"(\d+)\s+(twenty|forty)-foot\s+containers?", cleaned, re.I)
+    if spelled:
+        return [Quantity(float(spelled.group(1)), _container_size(spelled.group(2)))]
+    match = _QUANTITY_AMOUNT.search(cleaned)
+    if not match:
+        return []
+    value = parse_number(match.group("number"))
+    if value is None:
+        return []
+    if match.group("mult"):
+        value *= _MULTIPLIER[match.group("mult").lower()]
+    unit_word = (match.group("unit") or "").lower()
+    unit_word = " ".join(unit_word.split())
+    if unit_word in _MASS_UNITS:
+        return [Quantity(value * _MASS_UNITS[unit_word], "kg")]
+    return [Quantity(value, "count")]  # a bare number counts items, as every marketplace's default unit does
+
+
+def _text_quantity(text: str) -> list[Quantity]:
+    for match in _TEXT_QUANTITY.finditer(text):
+        amounts = parse_amount(match.group("amount"))
+        if amounts:
+            return amounts
+    return []
+
+
+def _container_equivalents(text: str, amounts: list[Quantity]) -> list[Quantity]:
+    """A container count restated as a mass where the post says how much one container holds."""
+    extra: list[Quantity] = []
+    for per in _CONTAINER_MASS.finditer(text):
+        mass = parse_number(per.group("mass"))
+        if mass is None:
+            continue
+        kg = mass * _MASS_UNITS[per.group("unit").lower()]
+        for amount in amounts:
+            if amount.unit == f"container_{per.group('size')}":
+                extra.append(Quantity(amount.value * kg, "kg"))
+    for spelled in _SPELLED_CONTAINER.finditer(text):
+        count = spelled.group("count").lower()
+        number = _WORD_NUMBERS.get(count) or int(count)
+        extra.append(Quantity(float(number), _container_size(spelled.group("size"))))
+    return extra
+
+
+# -------------------------------------------------------------------------------------------------- specification
+
+# Unit-bearing values: (dimension, pattern, factor to the dimension's unit).
+_SPEC_UNITS: tuple[tuple[str, str, float], ...] = (
+    ("volume_ml", r"ml|mls|millilit(?:er|re)s?", 1.0),
+    ("volume_ml", r"l|ltr|lit(?:er|re)s?", 1000.0),
+    ("volume_ml", r"fl\.?\s?oz|oz", 29.5735),
+    ("mass_g", r"g|gm|gms|gr|gram|grams|gramm", 1.0),
+    ("percent", r"%", 1.0),
+    ("power_w", r"w|watt|watts", 1.0),
+    ("battery_mah", r"mah", 1.0),
+    ("colour_temp_k", r"k", 1.0),
+    ("length_inch", r"inch|inches|in\b|\"", 1.0),
+    ("weight_gsm", r"gsm", 1.0),
+    ("mesh", r"mesh", 1.0),
+    ("molecular_da", r"da|dalton|daltons", 1.0),
+    ("spf", r"spf", 1.0),
+)
+_DIMENSIONS = re.compile(
+    rf"(?P<a>{_NUMBER})\s*[x×*]\s*(?P<b>{_NUMBER})(?:\s*[x×*]\s*(?P<c>{_NUMBER}))?\s*(?P<unit>mm|cm|m)\b", re.I
+)
+_RANGE_MESH = re.compile(r"(?P<range>\d+\s*-\s*\d+)\s*mesh", re.I)
+_PERCENT_BEFORE = re.compile(rf"%\s*(?P<number>{_NUMBER})")  # Turkish writes "%99"
+_SPF = re.compile(r"\bspf\s*(?P<number>\d+)", re.I)
+_PACK_COUNT = re.compile(
+    r"(?<![\d.,])(?P<number>\d{1,2})\s*-?\s*(?:pcs|pc|pieces?|peças|pecas|pezzi|stück|teile|piezas|parça|adet)\b"
+    r"(?!\s*(?:cartons?|boxes?)\b)",
+    re.I,
+)
+# Grade and model codes mix letters and digits (W320, E330, DIN18, A60, 1B, 4D); bare numbers are too often amounts.
+_CODE = re.compile(r"\b(?:[a-z]{1,3}\d{2,4}|\d[abcdefhijnopqrsuvyz])\b")
+_NON_CODE_NUMBER = re.compile(r"^(?:19|20)\d\d$")  # years in titles ("2024 New Style")
+
+# Word-valued dimensions; each value is listed with the words that name it in the languages the e-mails use.
+_LEXICON: dict[str, dict[str, tuple[str, ...]]] = {
+    "colour": {
+        "black": ("black", "nero", "nera", "preto", "preta", "negro", "negra", "noir", "noire", "schwarz", "siyah"),
+        "white": ("white", "bianco", "bianca", "branco", "branca", "blanco", "blanca", "blanc", "weiss", "weiß",
+                  "beyaz"),
+        "brown": ("brown", "marrone", "marrom", "marron", "braun", "kahverengi"),
+        "pink": ("pink", "rosa", "rose gold"),
+        "nude": ("nude",),
+        "red": ("red", "rosso", "vermelho", "rojo", "rouge", "rot", "kirmizi"),
+        "blue": ("blue", "blu", "azul", "bleu", "blau", "mavi"),
+        "green": ("green", "verde", "vert", "grun", "grün", "yesil"),
+        "silver": ("silver", "argento", "prata", "plata", "argent", "silber", "gumus"),
+        "gold": ("gold", "golden", "oro", "dorata", "dorato", "dourado", "dorado", "dore", "altin"),
+        "amber": ("amber", "ambra", "ambar", "ambre", "bernstein"),
+        "clear": ("clear", "transparent", "trasparente", "transparente", "seffaf"),
+        "frosted": ("frosted", "matte glass"),
+        "burgundy": ("burgundy", "bordeaux", "bordo"),
+        "grey": ("grey", "gray", "grigio", "cinza", "gris", "grau"),
+        "beige": ("beige",),
+        "yellow": ("yellow", "giallo", "amarelo", "amarillo", "jaune", "gelb"),
+        "purple": ("purple", "viola", "roxo", "morado", "violet", "lila"),
+        "french_tip": ("french tip",),
+        "warm_white": ("warm white",),
+        "cool_white": ("cool white", "daylight"),
+    },
+    "material": {
+        "cotton": ("cotton", "cotone", "algodao", "algodon", "coton", "baumwolle", "pamuk"),
+        "canvas": ("canvas", "tela"),
+        "pu_leather": ("pu", "similpelle", "faux leather", "vegan leather", "kunstleder", "couro sintetico"),
+        "genuine_leather": ("genuine leather", "real leather", "cowhide"),
+        "polyester": ("polyester", "poliestere"),
+        "nylon": ("nylon",),
+        "silicone": ("silicone", "silikon"),
+        "glass": ("glass", "vetro", "vidro", "vidrio", "verre", "glas", "cam"),
+        "plastic": ("plastic", "pet", "hdpe", "pp", "plastica", "plastico", "kunststoff", "plastik"),
+        "aluminium": ("aluminium", "aluminum", "alluminio", "aluminio", "alu", "aluminyum"),
+        "tin_plate": ("tinplate", "tin plate"),
+        "steel": ("steel", "stainless", "acciaio", "aco", "acero"),
+        "wood": ("wood", "wooden", "legno", "madeira", "madera", "bois", "holz", "ahsap"),
+        "bamboo": ("bamboo", "bambu", "bambus"),
+        "synthetic": ("synthetic", "sintetiche", "sinteticas", "sinteticos", "synthetisch", "sentetik"),
+        "natural_hair": ("goat hair", "horse hair", "human hair", "remy"),
+    },
+    "variant": {
+        "marine": ("marine", "fish", "pesce", "peixe", "pescado", "poisson", "fisch", "balik"),
+        "bovine": ("bovine", "beef", "cow", "bovino"),
+        "porcine": ("porcine", "pork", "pig"),
+        "plant": ("vegan collagen", "plant based", "plant-based"),
+        "kaolin": ("kaolin",),
+        "bentonite": ("bentonite",),
+        "rhassoul": ("rhassoul", "ghassoul"),
+        "monohydrate": ("monohydrate",),
+        "anhydrous": ("anhydrous",),
+        "eye": ("eye cream", "eye serum", "under eye"),
+        "night": ("night cream", "nigth cream", "night serum"),
+        "day": ("day cream",),
+        "waterproof": ("waterproof", "water proof", "wasserfest", "impermeabile", "a prova d'agua"),
+    },
+    "scent": {
+        "unscented": ("unscented", "fragrance free", "fragrance-free", "no fragrance", "without fragrance",
+                      "parfumsuz", "senza profumo", "sem perfume", "sin perfume", "sans parfum", "parfumfrei",
+                      "unparfumiert", "odourless", "odorless"),
+        "fig": ("fig",),
+        "cucumber": ("cucumber",),
+        "lavender": ("lavender", "lavanda", "lavendel"),
+        "rose": ("rose scent", "rose scented", "rose fragrance"),
+        "vanilla": ("vanilla", "vaniglia", "baunilha", "vainilla"),
+        "coconut": ("coconut scent", "coconut scented"),
+        "citrus": ("citrus", "lemon scent", "orange scent"),
+        "fresh": ("fresh scent", "fresh fragrance"),
+    },
+}  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def _lexicon_patterns() -> tuple[tuple[str, str, re.Pattern[str]], ...]:
+    compiled = []
+    for dimension, values in _LEXICON.items():
+        for value, words in values.items():
+            alternatives = "|".join(re.escape(fold(word)) for word in sorted(words, key=len, reverse=True))
+            compiled.append((dimension, value, re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w])")))
+    return tuple(compiled)
+
+
+def _spec_text(title: str, description: str) -> str:
+    """Title and the lines of the description that describe the product (not payment, port or contact)."""
+    lines = [line for line in description.splitlines() if not _NON_SPEC_LINE.match(line)]
+    return "\n".join([title, *lines])
+
+
+def specification(title: str, description: str) -> dict[str, frozenset[str]]:
+    """Specification values by dimension, e.g. ``{"volume_ml": {"60"}, "colour": {"black"}, "code": {"w320"}}``."""
+    text = _spec_text(title or "", description or "")
+    folded = fold(text)
+    values: dict[str, set[str]] = {}
+
+    def add(dimension: str, value: str) -> None:
+        values.setdefault(dimension, set()).add(value)
+
+    for match in _DIMENSIONS.finditer(folded):
+        factor = {"mm": 0.1, "cm": 1.0, "m": 100.0}[match.group("unit").lower()]
+        parts = [parse_number(match.group(g)) for g in ("a", "b", "c") if match.group(g)]
+        if all(p is not None for p in parts):
+            add("size_cm", "x".join(f"{p * factor:g}" for p in parts if p is not None))
+    folded = _DIMENSIONS.sub(" ", folded)
+    for match in _RANGE_MESH.finditer(folded):
+        add("mesh", re.sub(r"\s", "", match.group("range")))
+    folded = _RANGE_MESH.sub(" ", folded)
+    for match in _PERCENT_BEFORE.finditer(folded):
+        number = parse_number(match.group("number"))
+        if number is not None:
+            add("percent", f"{number:g}")
+    for match in _SPF.finditer(folded):
+        add("spf", match.group("number"))
+    for dimension, unit, factor in _SPEC_UNITS:
+        pattern = re.compile(rf"(?<![\w.,])(?P<number>{_NUMBER})\s*(?:{unit})(?![a-z0-9])")
+        for match in pattern.finditer(folded):
+            number = parse_number(match.group("number"))
+            if number is not None and (dimension != "colour_temp_k" or number >= 1000):  # "5k units" is no colour
+                add(dimension, f"{round(number * factor, 1):g}")
+        folded = pattern.sub(" ", folded)
+    for match in _PACK_COUNT.finditer(folded):
+        add("pack_count", str(int(match.group("number"))))
+    folded = _PACK_COUNT.sub(" ", folded)
+    for dimension, value, pattern in _lexicon_patterns():
+        if pattern.search(folded):
+            add(dimension, value)
+    for token in _CODE.findall(re.sub(r"[^\w]+", " ", folded)):
+        if not _NON_CODE_NUMBER.match(token):
+            add("code", token)
+    return {dimension: frozenset(found) for dimension, found in values.items()}
+
+
+# -------------------------------------------------------------------------------------------------------- product
+
+_PRODUCT_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "in",
+        "into",
+        "is",
+        "it",
+        "of",
+        "on",
+        "or",
+        "our",
+        "the",
+        "to",
+        "with",
+        "we",
+        "you",
+        "your",
+        "us",
+        "per",
+        "private",
+        "label",
+        "oem",
+        "odm",
+        "custom",
+        "customized",
+        "logo",
+        "wholesale",
+        "bulk",
+        "new",
+        "hot",
+        "sale",
+        "high",
+        "quality",
+        "best",
+        "price",
+        "professional",
+        "organic",
+        "natural",
+        "premium",
+        "pure",
+        "manufacturer",
+        "supplier",
+        "factory",
+        "direct",
+        "cheap",
+        "top",
+        "still",
+        "looking",
+        "quote",
+        "quotation",
+        "please",
+        "pls",
+        "urgent",
+        "urgently",
+        "required",
+        "request",
+    ]
+)
+
+
+def strip_boilerplate(title: str) -> str:
+    """A title without the site's request words, reply prefixes and truncation ellipsis."""
+    text = " ".join((title or "").split())
+    previous = None
+    while previous != text:  # "Re: Wanted : X" has two layers
+        previous = text
+        text = _TITLE_BOILERPLATE.sub("", text, count=1)
+    return re.sub(r"\s*(\.\.\.|…)$", "", text).strip(" -–:")
+
+
+def _stem(token: str) -> str:
+    if len(token) > 4 and token.endswith("ies"):
+        return token[:-3] + "y"
+    if len(token) > 3 and token.endswith("es") and token[-3] in "sxz":
+        return token[:-2]
+    if len(token) > 3 and token.endswith("s") and not token.endswith("ss"):
+        return token[:-1]
+    return token
+
+
+def content_tokens(text: str) -> frozenset[str]:
+    """Stemmed words of a text without request filler, numbers or one-letter tokens."""
+    words = re.findall(r"[^\W\d_]{2,}", fold(text))
+    return frozenset(_stem(w) for w in words if w not in _PRODUCT_STOPWORDS)
+
+
+def product_phrase(title: str, description: str) -> str:
+    """The product as the post names it: go4WorldBusiness's ``Product Name`` line, else the cleaned title."""
+    named = _PRODUCT_NAME_LINE.search(description or "")
+    if named:
+        return " ".join(named.group(1).split())
+    return strip_boilerplate(title)
+
+
+# --------------------------------------------------------------------------------------------------------- country
+
+
+@lru_cache(maxsize=1)
+def _country_names() -> dict[str, str]:
+    """Folded country name -> alpha-2, from the English names and every locale's translation (ambiguous dropped)."""
+    names: dict[str, set[str]] = {}
+
+    def add(name: str, code: str) -> None:
+        key = fold(name).replace("-", " ")
+        if key:
+            names.setdefault(key, set()).add(code)
+
+    translations = []
+    for locale in sorted(_locales()):
+        try:
+            translations.append(gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[locale]))
+        except OSError:
+            continue
+    for country in pycountry.countries:
+        code = str(country.alpha_2)
+        for attr in ("name", "common_name", "official_name"):
+            english = getattr(country, attr, None)
+            if not english:
+                continue
+            add(english, code)
+            for translation in translations:
+                add(translation.gettext(english), code)
+    return {name: next(iter(codes)) for name, codes in names.items() if len(codes) == 1}
+
+
+def _locales() -> list[str]:
+    import os
+
+    return [name for name in os.listdir(pycountry.LOCALES_DIR) if not name.startswith(".")]
+
+
+@lru_cache(maxsize=4096)
+def country_of(text: str | None) -> str | None:
+    """ISO alpha-2 code of a country written in any language or script, or ``None``.
+
+    Tries the English names and marketplace abbreviations first (``UAE``, ``KSA``), then every locale's name
+    (``Türkei``, ``日本``, ``Ελλάδα``), then a name that is a run of whole words in exactly one country's name in
+    some locale (``Emirates``, ``الإمارات``).
+    """
+    if not text or not text.strip():
+        return None
+    code = english_country_code(text)
+    if code:
+        return code
+    key = fold(text).replace("-", " ").strip(" .")
+    names = _country_names()
+    if key in names:
+        return names[key]
+    if len(key) < 4:
+        return None
+    pattern = re.compile(rf"(?:^|\s){re.escape(key)}(?:\s|$)")
+    codes = {code for name, code in names.items() if pattern.search(name)}
+    return codes.pop() if len(codes) == 1 else None
+
+
+@lru_cache(maxsize=1)
+def _place_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
+    """Country names (every locale) and ISO 3166-2 subdivision names (Mombasa, Osaka, Casablanca) named once."""
+    places: dict[str, set[str]] = {}
+    for name, code in _country_names().items():
+        if len(name) >= 4:
+            places.setdefault(name, set()).add(code)
+    for subdivision in pycountry.subdivisions:
+        for part in str(subdivision.name).split("/"):
+            key = fold(part).strip()
+            if len(key) >= 5:
+                places.setdefault(key, set()).add(str(subdivision.country_code))
+    unique = {name: codes.pop() for name, codes in places.items() if len(codes) == 1}
+    alternatives = "|".join(re.escape(name) for name in sorted(unique, key=len, reverse=True))
+    return re.compile(rf"(?<![\w])(?:{alternatives})(?![\w])"), unique
+
+
+def country_in_text(text: str) -> str | None:
+    """The one country a text's places point to (supplier-origin lines ignored), or ``None`` when none or several."""
+    lines = [line for line in text.splitlines() if not re.search(r"suppliers? from|made in|origin", line, re.I)]
+    pattern, places = _place_pattern()
+    found = {places[m.group(0)] for m in pattern.finditer(fold("\n".join(lines)))}
+    return found.pop() if len(found) == 1 else None
+
+
+# ----------------------------------------------------------------------------------------------------------- buyer
+
+_LEGAL_FORMS = frozenset(
+    [
+        "llc",
+        "ltd",
+        "limited",
+        "co",
+        "company",
+        "inc",
+        "incorporated",
+        "corp",
+        "corporation",
+        "gmbh",
+        "ag",
+        "ab",
+        "aps",
+        "as",
+        "bv",
+        "nv",
+        "sas",
+        "sarl",
+        "sprl",
+        "srl",
+        "spa",
+        "sa",
+        "de",
+        "cv",
+        "kk",
+        "pty",
+        "plc",
+        "ltda",
+        "est",
+        "establishment",
+        "sp",
+        "z",
+        "oo",
+        "san",
+        "ve",
+        "tic",
+        "sti",
+        "pt",
+        "ooo",
+        "ike",
+        "oy",
+        "ou",
+        "sl",
+        "slu",
+        "sro",
+        "kft",
+        "bhd",
+        "sdn",
+        "fze",
+        "fzco",
+        "fzc",
+        "fzllc",
+        "pvt",
+        "private",
+        "the",
+    ]
+)
+
+
+def company_key(name: str | None) -> tuple[str, ...]:
+    """A company name's distinctive words: accents, punctuation, ``&``/``and`` and legal forms dropped."""
+    if not name:
+        return ()
+    text = fold(name)
+    text = re.sub(r"(?<=\b\w)\.(?=\w\b)", "", text)  # "l.l.c" -> "llc", "s.r.l" -> "srl"
+    text = text.replace("&", " ").replace("-", " ").replace(".", " ")
+    words = [w for w in re.findall(r"\w+", text) if w not in _LEGAL_FORMS and w != "and"]
+    return tuple(words)
+
+
+def _abbreviates(short: str, long: str) -> bool:
+    """``cosm`` abbreviates ``cosmetics``, ``trdg`` abbreviates ``trading``: same first letter, letters in order."""
+    if short == long:
+        return True
+    if len(short) < 3 or short[0] != long[0] or len(short) > len(long):
+        return False
+    position = 0
+    for ch in short:
+        position = long.find(ch, position) + 1
+        if position == 0:
+            return False
+    return True
+
+
+def same_company(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Two company keys name one company: the shorter is the longer's first words, each word or its abbreviation."""
+    if not a or not b:
+        return False
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    if len(short) == 1 and len(short[0]) < 5:
+        return False  # one short word ("Dar", "Al") names nobody
+    return all(_abbreviates(x, y) or _abbreviates(y, x) for x, y in zip(short, long, strict=False))
+
+
+@dataclass(frozen=True)
+class BuyerIdentity:
+    """Every way a record names its buyer."""
+
+    pseudonyms: frozenset[str] = frozenset()  # 8-hex hashes of "Buyer-<h>" / "Contact-<h>"
+    companies: tuple[tuple[str, ...], ...] = ()
+    email_domains: frozenset[str] = frozenset()
+
+    @property
+    def known(self) -> bool:
+        """Whether the record names its buyer at all."""
+        return bool(self.pseudonyms or self.companies or self.email_domains)
+
+    def merged(self, other: BuyerIdentity) -> BuyerIdentity:
+        """The identities of a cluster: every name any member gave."""
+        companies = tuple(dict.fromkeys(self.companies + other.companies))
+        return BuyerIdentity(self.pseudonyms | other.pseudonyms, companies, self.email_domains | other.email_domains)
+
+
+_FREE_MAIL = frozenset({"gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "mail.ru", "yandex.ru", "qq.com"})
+
+
+def buyer_identity(buyer: str | None, description: str | None) -> BuyerIdentity:
+    """Pseudonym hashes from the buyer field and the text, the company name and business e-mail domains."""
+    text = f"{buyer or ''}\n{description or ''}"
+    pseudonyms = frozenset(h.lower() for h in _PSEUDONYM.findall(text))
+    companies: tuple[tuple[str, ...], ...] = ()
+    if buyer and not _PSEUDONYM.fullmatch(buyer.strip()):
+        key = company_key(buyer)
+        if key:
+            companies = (key,)
+    domains = frozenset(d.lower() for d in _EMAIL.findall(text) if d.lower() not in _FREE_MAIL)
+    return BuyerIdentity(pseudonyms, companies, domains)
+
+
+# --------------------------------------------------------------------------------------------------------- the RFQ
+
+
+@dataclass(frozen=True)
+class RfqAttributes:
+    """The facts of one RFQ that decide whether two RFQs are one request."""
+
+    product: str
+    product_tokens: frozenset[str]
+    text_tokens: frozenset[str]
+    specs: dict[str, frozenset[str]]
+    quantities: tuple[Quantity, ...]
+    country: str | None
+    buyer: BuyerIdentity
+    flags: frozenset[str] = field(default_factory=frozenset)
+    english: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form, stored with the cluster membership and shown in the UI."""
+        return {
+            "version": ATTRIBUTES_VERSION,
+            "product": self.product,
+            "specs": {k: sorted(v) for k, v in sorted(self.specs.items())},
+            "quantity": [q.as_dict() for q in self.quantities],
+            "country": self.country,
+            "buyer": {
+                "pseudonyms": sorted(self.buyer.pseudonyms),
+                "companies": [" ".join(c) for c in self.buyer.companies],
+                "email_domains": sorted(self.buyer.email_domains),
+            },
+            "flags": sorted(self.flags),
+            "english": self.english,
+        }
+
+
+_ENGLISH_MARKERS = frozenset(
+    [
+        "the",
+        "and",
+        "for",
+        "with",
+        "we",
+        "our",
+        "you",
+        "your",
+        "please",
+        "need",
+        "needs",
+        "quote",
+        "price",
+        "of",
+        "to",
+        "in",
+        "is",
+        "are",
+        "this",
+        "that",
+        "from",
+        "kindly",
+    ]
+)
+# Function words of the other languages buyers write in (German, Italian, Portuguese, Spanish, French, Turkish).
+_OTHER_MARKERS = frozenset(
+    [
+        "und",
+        "wir",
+        "für",
+        "fur",
+        "die",
+        "der",
+        "das",
+        "sie",
+        "ihr",
+        "bitte",
+        "mit",
+        "siamo",
+        "di",
+        "il",
+        "che",
+        "una",
+        "un",
+        "della",
+        "cerchiamo",
+        "potete",
+        "para",
+        "com",
+        "nosso",
+        "nossa",
+        "os",
+        "uma",
+        "somos",
+        "precisamos",
+        "los",
+        "las",
+        "el",
+        "una",
+        "por",
+        "nuestro",
+        "necesitamos",
+        "nous",
+        "pour",
+        "le",
+        "les",
+        "des",
+        "et",
+        "une",
+        "vous",
+        "ve",
+        "bir",
+        "icin",
+        "için",
+        "lutfen",
+        "lütfen",
+        "olarak",
+        "istiyoruz",
+    ]
+)
+
+
+def _looks_english(text: str) -> bool:
+    words = re.findall(r"[^\W\d_]+", fold(text))
+    english = sum(w in _ENGLISH_MARKERS for w in words)
+    other = sum(w in _OTHER_MARKERS for w in words)
+    return english >= other
+
+
+def extract(
+    *, title: str, description: str = "", quantity: str = "", country: str = "", buyer: str = ""
+) -> RfqAttributes:
+    """Read the facts of one RFQ from its fields and text (any source, any language)."""
+    description = (description or "").replace("\r", "")
+    product = product_phrase(title, description)
+    full_text = f"{title}\n{description}"
+    amounts = parse_amount(quantity) or _text_quantity(description)
+    amounts = amounts + [q for q in _container_equivalents(full_text, amounts) if q not in amounts]
+    flags = {"separate_order" for _ in _ORDER_FLAG.finditer(full_text)}
+    flags |= {"sample_or_trial" for _ in _SAMPLE_FLAG.finditer(full_text)}
+    return RfqAttributes(
+        product=product,
+        product_tokens=content_tokens(f"{strip_boilerplate(title)} {product}"),
+        text_tokens=content_tokens(full_text),
+        specs=specification(title, description),
+        quantities=tuple(dict.fromkeys(amounts)),
+        country=country_of(country) if country and country.strip() else country_in_text(full_text),
+        buyer=buyer_identity(buyer, description),
+        flags=frozenset(flags),
+        english=_looks_english(description or title),
+    )
