@@ -163,8 +163,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         print(evaluation.render(evaluation.evaluate(embedder=embedder), embedder))
     if not args.skip_dedup:
         from rfq_pipeline.dedup.evaluation import evaluate as evaluate_dedup
+        from rfq_pipeline.dedup.pair_model import dev_set_report
 
-        print(evaluate_dedup().render())
+        print(dev_set_report())
+        print("dedup on the repost cases (go4world reposts, TradeKey slugs, 2,000 distinct Alibaba requests):")
+        evaluate_dedup()
     from rfq_pipeline.quotes.matching import pair_report
 
     pairs = pair_report()

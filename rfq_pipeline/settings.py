@@ -109,6 +109,7 @@ class Settings:
     embedder: str = "minilm-static"  # "minilm-static" (distilled, fast) | "minilm" (the torch model)
     dedup_min_similarity: float = 0.50  # ANN neighbours at or above this cosine become candidates
     dedup_min_probability: float | None = None  # the pair model's operating point (None: the fitted one)
+    dedup_claude_band: tuple[float, float] | None = (0.2, 0.8)  # pairs Claude judges when a key is set; None: off
     # AWS resources created by `rfq-pipeline aws bootstrap` (queue values are names or queue URLs)
     aws_resource_prefix: str = "rfq-pipeline"
     sqs_inbound_mail_queue: str = "rfq-pipeline-inbound-mail"
@@ -243,6 +244,16 @@ def _ai_settings(env: Mapping[str, str]) -> dict[str, object]:
     probability = _env_float(env, "RFQ_DEDUP_MIN_PROBABILITY")
     if probability is not None and not 0 < probability < 1:
         raise SettingsError(f"RFQ_DEDUP_MIN_PROBABILITY={probability!r} must be in (0, 1)")
+    band_text = (env.get("RFQ_DEDUP_CLAUDE_BAND") or "0.2,0.8").strip().lower()
+    band: tuple[float, float] | None = None
+    if band_text not in ("off", "none", "0"):
+        try:
+            low, high = (float(part) for part in band_text.split(","))
+        except ValueError:
+            raise SettingsError(f"RFQ_DEDUP_CLAUDE_BAND={band_text!r} must be 'LOW,HIGH' or 'off'") from None
+        if not 0 <= low < high <= 1:
+            raise SettingsError(f"RFQ_DEDUP_CLAUDE_BAND={band_text!r} needs 0 <= LOW < HIGH <= 1")
+        band = (low, high)
     return {
         "classifier": classifier,
         "anthropic_model": (env.get("RFQ_ANTHROPIC_MODEL") or "claude-haiku-4-5").strip(),
@@ -252,6 +263,7 @@ def _ai_settings(env: Mapping[str, str]) -> dict[str, object]:
         "embedder": embedder,
         "dedup_min_similarity": 0.50 if similarity is None else similarity,
         "dedup_min_probability": probability,
+        "dedup_claude_band": band,
     }
 
 

@@ -64,7 +64,12 @@ def rfqs_clusters(
         )
     with postgres.db.connection() as conn:
         result = assign_clusters(
-            conn, ids, model=embedder.name, min_similarity=settings.dedup_min_similarity, actor=context.run.run_id
+            conn,
+            ids,
+            model=embedder.name,
+            min_similarity=settings.dedup_min_similarity,
+            actor=context.run.run_id,
+            settings=settings,
         )
     with postgres.db.connection() as conn:
         members = conn.execute(SELECT_PARTITION_MEMBERS, {"ids": ids}).fetchall()
@@ -94,6 +99,9 @@ def rfqs_clusters(
             "without_embedding": result.without_embedding,
             "matched_by": dg.MetadataValue.json(dict(result.by_matched_by)),
             "min_similarity": settings.dedup_min_similarity,
+            "min_probability": result.min_probability,
+            "split": result.split,
+            "claude_second_opinions": dg.MetadataValue.json(dict(result.second_opinions)),
             "embedder": embedder.name,
             "duplicate_rate_by_source": markdown_table(
                 duplicate_rates, ["source", "rows", "duplicates", "rate"], limit=50

@@ -118,7 +118,9 @@ def dedup_records(
             for start in range(0, len(ids), 2000):
                 ensure_embeddings(conn, embedder, ids[start : start + 2000])
         with db.connection() as conn:
-            result = assign_clusters(conn, ids, model=embedder.name, min_similarity=threshold, actor="cli")
+            result = assign_clusters(
+                conn, ids, model=embedder.name, min_similarity=threshold, actor="cli", settings=settings
+            )
         with db.connection() as conn:
             members = memberships(conn, ids)
     run = DedupRun(rows=[], clusters=result.new_clusters - result.merged)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +40,16 @@ from rfq_pipeline.dedup.matching import (
     decide,
     keys_for,
 )
-from rfq_pipeline.dedup.pairs import Member, PairModel, clusters_compatible, default_model, judge_clusters
+from rfq_pipeline.dedup.pairs import (
+    Member,
+    PairDecision,
+    PairModel,
+    clusters_compatible,
+    decide_pair,
+    default_model,
+    judge_clusters,
+)
+from rfq_pipeline.settings import Settings
 
 # Any stable constant distinct from the migration lock; every assigner of every process uses the same one.
 DEDUP_LOCK_KEY = 7_310_420_404
@@ -223,6 +232,9 @@ class AssignmentResult:
     joined: int = 0
     merged: int = 0  # clusters absorbed into older ones
     without_embedding: int = 0  # matched on exact keys only
+    split: int = 0  # members whose changed text no longer fits their cluster, moved out
+    min_probability: float = 0.0  # the pair model's operating point used
+    second_opinions: Counter[str] = field(default_factory=Counter)  # Claude band: asked, cached, submitted, answered
     by_matched_by: Counter[str] = field(default_factory=Counter)
     assignments: list[Assignment] = field(default_factory=list)
 
@@ -295,8 +307,17 @@ def blocking_keys(attributes: RfqAttributes) -> tuple[list[str], list[str]]:
     return buyer + product, buyer
 
 
-def load_attributes(conn: psycopg.Connection, rfq_ids: Iterable[int]) -> dict[int, RfqAttributes]:
-    """The dedup attributes of the given RFQs, stored (with blocking keys) where missing or out of date."""
+def load_attributes(
+    conn: psycopg.Connection,
+    rfq_ids: Iterable[int],
+    inputs_out: dict[int, dict[str, str]] | None = None,
+    changed_out: set[int] | None = None,
+) -> dict[int, RfqAttributes]:
+    """The dedup attributes of the given RFQs, stored (with blocking keys) where missing or out of date.
+
+    ``inputs_out`` receives the fields each RFQ's attributes were read from (what a second opinion is shown);
+    ``changed_out`` the RFQs whose text changed since their attributes were stored.
+    """
     ids = list(rfq_ids)
     if not ids:
         return {}
@@ -307,9 +328,13 @@ def load_attributes(conn: psycopg.Connection, rfq_ids: Iterable[int]) -> dict[in
     for row in rows:
         rfq_id = int(row[0])
         inputs = _attribute_inputs(row)
+        if inputs_out is not None:
+            inputs_out[rfq_id] = inputs
         attributes = extract(**inputs)
         result[rfq_id] = attributes
         digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode("utf-8")).hexdigest()
+        if changed_out is not None and rfq_id in stored and stored[rfq_id][0] != digest:
+            changed_out.add(rfq_id)
         if stored.get(rfq_id) != (digest, ATTRIBUTES_VERSION):
             keys, _buyer = blocking_keys(attributes)
             writes.append(
@@ -354,23 +379,26 @@ def assign_clusters(
     ef_search: int = DEFAULT_EF_SEARCH,
     actor: str = "",
     pair_model: PairModel | None = None,
+    settings: Settings | None = None,
 ) -> AssignmentResult:
     """Put every given RFQ that is not in a cluster yet into one (found, joined or merged); idempotent.
 
     RFQs are placed in posting order, so a bulk load and the same rows arriving one by one meet the same clusters.
     Runs in the caller's transaction (which must not be autocommit: the advisory lock lasts until it commits).
     ``model`` is the embedder whose vectors are compared (``min_similarity``: the cosine an ANN neighbour needs to be
-    a candidate); ``pair_model`` decides pairs (default: the fitted one). ``actor`` (a run id, ``cli``) is recorded
-    on members, merges and the membership history.
+    a candidate); ``pair_model`` decides pairs (default: the fitted one, at ``settings.dedup_min_probability``).
+    With ``settings.anthropic_api_key``, pairs in ``settings.dedup_claude_band`` get Claude's cached verdict and the
+    new ones go out in a batch (:mod:`rfq_pipeline.dedup.claude_band`). ``actor`` (a run id, ``cli``) is recorded on
+    members, merges and the membership history.
     """
     if conn.autocommit:
         raise ValueError("assign_clusters needs a transaction: the advisory lock is released at commit")
     from pgvector.psycopg import register_vector
 
     register_vector(conn)  # idempotent; halfvec values come back as HalfVector
-    pair_model = pair_model or default_model()
+    pair_model = (pair_model or default_model()).with_threshold(settings.dedup_min_probability if settings else None)
     ids = sorted({int(i) for i in rfq_ids})
-    result = AssignmentResult(considered=len(ids))
+    result = AssignmentResult(considered=len(ids), min_probability=pair_model.min_probability)
     if not ids:
         return result
     conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")  # a generic plan cannot use the partial index
@@ -380,20 +408,27 @@ def assign_clusters(
 
     assigned = {int(r[0]) for r in conn.execute(SELECT_MEMBERSHIP, {"ids": ids}).fetchall()}
     result.already_assigned = len(assigned)
+    inputs: dict[int, dict[str, str]] = {}
+    changed: set[int] = set()
+    attributes = load_attributes(conn, sorted(assigned), inputs, changed)  # a changed text is judged again
     todo = [int(r[0]) for r in conn.execute(SELECT_POSTING_ORDER, {"ids": [i for i in ids if i not in assigned]})]
-    if not todo:
-        return result
     keys = load_keys(conn, todo)
-    attributes = load_attributes(conn, todo)
+    attributes |= load_attributes(conn, todo, inputs)
     vectors: dict[int, np.ndarray] = {
         int(r[0]): r[1].to_numpy() for r in conn.execute(SELECT_VECTORS, {"model": model, "ids": todo}).fetchall()
     }
-    context = _Context(conn, keys, attributes, vectors, model, min_similarity, k, actor, pair_model)
+    context = _Context(conn, keys, attributes, vectors, model, min_similarity, k, actor, pair_model, settings, inputs)
+    for rfq_id in sorted(changed):
+        if _reevaluate(context, rfq_id):
+            result.split += 1
+            todo.append(rfq_id)  # placed again below, as a new arrival
     for rfq_id in todo:
         if rfq_id not in keys:
             result.considered -= 1  # deleted meanwhile
             continue
         assignment = _assign_one(context, rfq_id)
+        if rfq_id in context.splits:
+            _record_split(context, assignment)
         if rfq_id not in vectors:
             result.without_embedding += 1
         result.assignments.append(assignment)
@@ -403,6 +438,7 @@ def assign_clusters(
         else:
             result.joined += 1
         result.merged += len(assignment.merged_clusters)
+    result.second_opinions = context.band_counts
     return result
 
 
@@ -419,14 +455,18 @@ class _Context:
     k: int
     actor: str
     pair_model: PairModel
+    settings: Settings | None = None
+    inputs: dict[int, dict[str, str]] = field(default_factory=dict)
+    band_counts: Counter[str] = field(default_factory=Counter)
+    splits: dict[int, tuple[int, str]] = field(default_factory=dict)  # rfq -> (cluster it left, why)
 
     def load(self, rfq_ids: Iterable[int]) -> None:
         """Read keys, attributes and vectors of RFQs not seen yet in this call."""
-        missing = [i for i in set(rfq_ids) if i not in self.attributes]
+        missing = [i for i in set(rfq_ids) if i not in self.attributes or i not in self.keys]
         if not missing:
             return
         self.keys.update(load_keys(self.conn, missing))
-        self.attributes.update(load_attributes(self.conn, missing))
+        self.attributes.update(load_attributes(self.conn, missing, self.inputs))
         rows = self.conn.execute(SELECT_VECTORS, {"model": self.model, "ids": missing}).fetchall()
         self.vectors.update({int(r[0]): r[1].to_numpy() for r in rows})
 
@@ -490,7 +530,8 @@ def _same_request_matches(
 ) -> dict[int, tuple[MatchDecision, int]]:
     """Clusters the pair model says ``rfq_id`` belongs to: one member likely the same request, none vetoing."""
     clusters = {c: context.members(rfq_id, members.get(c, [])) for c in cluster_ids}
-    verdicts = judge_clusters(context.attributes[rfq_id], clusters, context.pair_model)
+    override = _second_opinion(context, rfq_id, clusters)
+    verdicts = judge_clusters(context.attributes[rfq_id], clusters, context.pair_model, override)
     matched: dict[int, tuple[MatchDecision, int]] = {}
     for verdict in verdicts:
         if not verdict.matched:
@@ -500,6 +541,101 @@ def _same_request_matches(
         decision = MatchDecision(True, "near_duplicate", evidence.cosine, checks, verdict.best.reason)
         matched[verdict.cluster_id] = (decision, verdict.best_rfq_id)
     return matched
+
+
+SELECT_CLUSTER_OF = """
+SELECT m.cluster_id, c.canonical_rfq_id FROM dedup_cluster_members m JOIN dedup_clusters c ON c.id = m.cluster_id
+WHERE m.rfq_id = %(rfq_id)s
+"""
+
+DELETE_MEMBER = "DELETE FROM dedup_cluster_members WHERE rfq_id = %(rfq_id)s"
+
+# The oldest remaining member becomes the canonical RFQ when the canonical one leaves.
+REPOINT_CANONICAL = """
+UPDATE dedup_clusters SET canonical_rfq_id = (
+    SELECT min(rfq_id) FROM dedup_cluster_members WHERE cluster_id = %(cluster_id)s
+), updated_at = now()
+WHERE id = %(cluster_id)s AND canonical_rfq_id = %(rfq_id)s
+"""
+
+INSERT_SPLIT = """
+INSERT INTO dedup_cluster_splits (from_cluster_id, into_cluster_id, rfq_ids, reason, split_by)
+VALUES (%(from_id)s, %(into_id)s, %(rfq_ids)s::bigint[], %(reason)s, %(split_by)s)
+"""
+
+MARK_SPLIT_FROM = "UPDATE dedup_clusters SET split_from = %(from_id)s WHERE id = %(into_id)s"
+
+
+def _reevaluate(context: _Context, rfq_id: int) -> bool:
+    """Judge a clustered RFQ whose text changed against the rest of its cluster; take it out if it no longer fits.
+
+    Returns whether it was taken out (the caller places it again). A cluster of one keeps its member.
+    """
+    conn = context.conn
+    row = conn.execute(SELECT_CLUSTER_OF, {"rfq_id": rfq_id}).fetchone()
+    if row is None:
+        return False
+    cluster_id = int(row[0])
+    others = [m for m in _cluster_members(conn, [cluster_id]).get(cluster_id, []) if m != rfq_id]
+    if not others:
+        return False
+    context.load([rfq_id, *others])
+    verdicts = judge_clusters(
+        context.attributes[rfq_id], {cluster_id: context.members(rfq_id, others)}, context.pair_model
+    )
+    exact = _exact_matches(context, rfq_id, {other: (cluster_id, None) for other in others})
+    verdict = verdicts[0]
+    if exact or verdict.matched:
+        reason = "text changed; still the same request" + ("" if exact else f" ({verdict.best.reason})")
+        _record_history(conn, [rfq_id], cluster_id, "kept", reason, context.actor)
+        return False
+    reason = f"text changed: {verdict.veto or verdict.best.reason}"
+    conn.execute(DELETE_MEMBER, {"rfq_id": rfq_id})
+    conn.execute(REPOINT_CANONICAL, {"cluster_id": cluster_id, "rfq_id": rfq_id})
+    conn.execute(REFRESH_MEMBER_COUNTS, {"ids": [cluster_id]})
+    _record_history(conn, [rfq_id], cluster_id, "split_out", reason, context.actor)
+    context.splits[rfq_id] = (cluster_id, reason)
+    return True
+
+
+def _record_split(context: _Context, assignment: Assignment) -> None:
+    """Log where a split-out RFQ went; a cluster it founded remembers the one it left."""
+    from_id, reason = context.splits.pop(assignment.rfq_id)
+    params = {"from_id": from_id, "into_id": assignment.cluster_id, "rfq_ids": [assignment.rfq_id]}
+    context.conn.execute(INSERT_SPLIT, params | {"reason": reason, "split_by": context.actor})
+    if assignment.matched_by == "new":
+        context.conn.execute(MARK_SPLIT_FROM, {"from_id": from_id, "into_id": assignment.cluster_id})
+
+
+def _second_opinion(
+    context: _Context, rfq_id: int, clusters: dict[int, list[Member]]
+) -> Callable[[int, PairDecision], PairDecision] | None:
+    """Claude's verdicts for the pairs in the uncertain band (cached at once, new ones batched), when configured."""
+    settings = context.settings
+    if settings is None or not settings.anthropic_api_key or settings.dedup_claude_band is None:
+        return None
+    from rfq_pipeline.dedup.claude_band import PairRfq, UncertainPair, is_uncertain, resolve_uncertain
+
+    band = settings.dedup_claude_band
+    new_side = PairRfq.from_inputs(str(rfq_id), context.inputs[rfq_id], context.attributes[rfq_id])
+    pairs: dict[int, UncertainPair] = {}
+    for members in clusters.values():
+        for member in members:
+            decision = decide_pair(context.attributes[rfq_id], member.attributes, member.cosine, context.pair_model)
+            if member.rfq_id in context.inputs and is_uncertain(decision, band):
+                other = PairRfq.from_inputs(str(member.rfq_id), context.inputs[member.rfq_id], member.attributes)
+                pairs[member.rfq_id] = UncertainPair(new_side, other, decision)
+    if not pairs:
+        return None
+    result = resolve_uncertain(context.conn, list(pairs.values()), settings=settings, band=band, run_id=context.actor)
+    context.band_counts.update({"asked": result.considered, "cached": result.cached, "submitted": result.submitted})
+    context.band_counts["answered"] += len(result.verdicts)
+
+    def override(member_id: int, decision: PairDecision) -> PairDecision:
+        pair = pairs.get(member_id)
+        return decision if pair is None else result.decision_for(pair)
+
+    return override
 
 
 def _assign_one(context: _Context, rfq_id: int) -> Assignment:

@@ -33,8 +33,10 @@ from rfq_pipeline.dedup.pairs import (
     PairModel,
     clusters_compatible,
     compare,
+    default_model,
     judge_clusters,
 )
+from rfq_pipeline.settings import Settings
 
 LABELS_DIR = Path(__file__).resolve().parent / "labels"
 FOLDS = 5
@@ -245,6 +247,43 @@ def operating_point(results: dict[float, PairCounts], target: float = TARGET_PRE
         plateau = sorted(t for t in meeting if results[t].recall == best)
         return plateau[len(plateau) // 2]
     return max(results, key=lambda t: (results[t].precision, t))
+
+
+def _categories_text(counts: PairCounts, top: int = 3) -> str:
+    worst = error_categories(counts).most_common(top)
+    return ", ".join(f"{name} x{n}" for name, n in worst) or "no errors"
+
+
+def store_run_counts(items: Sequence[LabeledRfq], settings: Settings | None = None) -> PairCounts:
+    """The dev records clustered by ``rfq-pipeline dedup`` (a temporary store, the shipped model), scored."""
+    from rfq_pipeline.dedup.cli import dedup_records
+
+    run = dedup_records([item.record for item in items], settings)
+    clusters = {row["id"]: row["cluster_id"] for row in run.rows}
+    return score(items, [clusters[item.record["id"]] for item in items])
+
+
+def dev_set_report(settings: Settings | None = None, thresholds: Sequence[float] = CURVE_THRESHOLDS) -> str:
+    """The cross-validated precision/recall curve on the dev set, the store's result, the worst error categories."""
+    items = load_dev_set()
+    shipped = default_model()
+    lines = [
+        f"dedup on the labeled cross-marketplace dev set ({len(items)} records, "
+        f"{sum(1 for a, b in combinations(items, 2) if a.gold == b.gold)} same-request pairs), "
+        f"{FOLDS}-fold cross-validation by topic family; RFQ_DEDUP_MIN_PROBABILITY trades precision for recall:"
+    ]
+    for threshold, counts in cross_validate(items, thresholds).items():
+        marker = "  <- shipped" if threshold == shipped.min_probability else ""
+        lines.append(
+            f"  p>={threshold:.2f}  precision {counts.precision:.3f}  recall {counts.recall:.3f}  "
+            f"(fp={counts.fp} fn={counts.fn}; {_categories_text(counts)}){marker}"
+        )
+    store = store_run_counts(items, settings)
+    lines.append(
+        f"  rfq-pipeline dedup on the same records (model fitted on all of them, p>={shipped.min_probability}): "
+        f"precision {store.precision:.3f}  recall {store.recall:.3f}  ({_categories_text(store)})"
+    )
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

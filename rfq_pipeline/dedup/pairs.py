@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -322,22 +322,30 @@ class ClusterVerdict:
     veto: str = ""  # why a member rules the cluster out
 
 
-def judge_clusters(new: RfqAttributes, clusters: dict[int, Sequence[Member]], model: PairModel) -> list[ClusterVerdict]:
+def judge_clusters(
+    new: RfqAttributes,
+    clusters: dict[int, Sequence[Member]],
+    model: PairModel,
+    override: Callable[[int, PairDecision], PairDecision] | None = None,
+) -> list[ClusterVerdict]:
     """Judge ``new`` against each candidate cluster, most likely first.
 
-    A cluster matches when at least one member is likely enough the same request and no member vetoes it.
+    A cluster matches when at least one member is the same request and no member vetoes it. ``override`` (member id,
+    local decision) -> decision lets a second opinion (Claude, for the uncertain band) replace a local ``matched``.
     """
     verdicts = []
     for cluster_id, members in clusters.items():
         decisions = [(m.rfq_id, decide_pair(new, m.attributes, m.cosine, model)) for m in members]
+        if override is not None:
+            decisions = [(rfq_id, override(rfq_id, d)) for rfq_id, d in decisions]
         if not decisions:
             continue
         vetoed = next(((rfq_id, d) for rfq_id, d in decisions if d.vetoes), None)
-        best_id, best = max(decisions, key=lambda item: item[1].probability if not item[1].vetoes else -1.0)
+        # The best member: a matched one first, then the most likely.
+        best_id, best = max(decisions, key=lambda item: (item[1].matched, item[1].probability))
         if vetoed is not None:
-            verdicts.append(
-                ClusterVerdict(cluster_id, False, vetoed[1], vetoed[0], f"rfq {vetoed[0]}: {vetoed[1].reason}")
-            )
+            reason = f"rfq {vetoed[0]}: {vetoed[1].reason}"
+            verdicts.append(ClusterVerdict(cluster_id, False, vetoed[1], vetoed[0], reason))
         else:
             verdicts.append(ClusterVerdict(cluster_id, best.matched, best, best_id))
     return sorted(verdicts, key=lambda v: (not v.matched, -v.best.probability, v.cluster_id))

@@ -38,6 +38,12 @@ SELECT k.id AS cluster_id, k.canonical_rfq_id
 FROM relevant_clusters rc
 JOIN dedup_clusters k ON k.id = rc.cluster_id AND k.merged_into IS NULL
 WHERE NOT EXISTS (SELECT 1 FROM buyers b WHERE b.cluster_id = k.id)
+  -- A request split off a cluster whose buyer is known keeps that buyer (read through split_from): the same buyer is
+  -- not researched and paid for twice. Only a split because the buyer differs needs its own.
+  AND NOT EXISTS (
+      SELECT 1 FROM dedup_cluster_splits s JOIN buyers b ON b.cluster_id = s.from_cluster_id
+      WHERE s.into_cluster_id = k.id AND s.reason NOT LIKE '%%different buyer%%'
+  )
 ORDER BY k.id
 """
 

@@ -283,3 +283,108 @@ def test_rfqs_without_an_embedding_still_match_on_exact_keys(db: Database) -> No
 def test_assignment_refuses_autocommit(clean_db: str) -> None:
     with psycopg.connect(clean_db, autocommit=True) as conn, pytest.raises(ValueError, match="transaction"):
         assign_clusters(conn, [1], model=EMBEDDER.name, min_similarity=0.8)
+
+
+def _serum(conn: psycopg.Connection, external_id: str, source: str, title: str, description: str) -> int:
+    return add_rfq(conn, source, external_id, title, description=description, quantity="5000 pcs", country="UAE")
+
+
+def test_a_changed_text_that_contradicts_the_cluster_is_split_out_with_history(db: Database) -> None:
+    with db.connection() as conn:
+        first = _serum(
+            conn,
+            "a1",
+            "alibaba_rfq",
+            "Retinol Night Cream 50g Jar Private Label",
+            "Retinol 0.5% night cream, 50 g jar, private label. Contact-4be1d2a9",
+        )
+        second = _serum(
+            conn,
+            "g1",
+            "go4worldbusiness",
+            "Wanted : Retinol Night Cream",
+            "Product Name : Retinol Night Cream\nSize : 50 gm Jar\nContact : Contact-4be1d2a9",
+        )
+    result = assign(db, [first, second])
+    assert result.new_clusters == 1 and result.joined == 1
+    with db.connection() as conn:
+        cluster_id = conn.execute(
+            "SELECT cluster_id FROM dedup_cluster_members WHERE rfq_id = %s", (first,)
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO buyers (cluster_id, rfq_id, company, risk_score, risk_level, method, enricher_version)"
+            " VALUES (%s, %s, 'Al Noor Khaleej', 10, 'low', 'deterministic', 't')",
+            (cluster_id, first),
+        )
+        for rfq_id in (first, second):
+            conn.execute(
+                "INSERT INTO classifications (rfq_id, model_version, provider, industry, relevant, intent, quality)"
+                " VALUES (%s, 't', 'local', 'beauty_personal_care', true, 'buy_request', 0.9)",
+                (rfq_id,),
+            )
+        # The go4world lead is edited: now a 100 g jar. Same buyer, same product, another size: another request.
+        conn.execute(
+            "UPDATE rfqs SET description = %s WHERE id = %s",
+            ("Product Name : Retinol Night Cream\nSize : 100 gm Jar\nContact : Contact-4be1d2a9", second),
+        )
+    again = assign(db, [first, second])
+    assert again.split == 1 and again.new_clusters == 1
+    assert_invariants(db)
+    with db.connection() as conn:
+        new_cluster = conn.execute(
+            "SELECT cluster_id FROM dedup_cluster_members WHERE rfq_id = %s", (second,)
+        ).fetchone()[0]
+        assert new_cluster != cluster_id
+        split = conn.execute(
+            "SELECT from_cluster_id, into_cluster_id, rfq_ids, reason FROM dedup_cluster_splits"
+        ).fetchone()
+        assert split[:3] == (cluster_id, new_cluster, [second]) and "different mass_g" in split[3]
+        assert (
+            conn.execute("SELECT split_from FROM dedup_clusters WHERE id = %s", (new_cluster,)).fetchone()[0]
+            == cluster_id
+        )
+        history = conn.execute(
+            "SELECT cluster_id, event FROM dedup_membership_history WHERE rfq_id = %s ORDER BY id", (second,)
+        ).fetchall()
+        assert history == [(cluster_id, "joined"), (cluster_id, "split_out"), (new_cluster, "founded")]
+        # The buyer of the cluster it left is the same buyer: enrichment does not research it again.
+        from datetime import UTC, datetime
+
+        from rfq_pipeline.enrich.store import SELECT_CLUSTERS_TO_ENRICH
+
+        window = {"start": datetime(2000, 1, 1, tzinfo=UTC), "end": datetime(2100, 1, 1, tzinfo=UTC)}
+        assert conn.execute(SELECT_CLUSTERS_TO_ENRICH, window).fetchall() == []
+    # Nothing changed since: a rerun neither splits nor moves anything.
+    assert assign(db, [first, second]).split == 0
+
+
+def test_a_changed_text_that_still_fits_keeps_its_cluster(db: Database) -> None:
+    with db.connection() as conn:
+        first = _serum(
+            conn,
+            "a2",
+            "alibaba_rfq",
+            "Retinol Night Cream 50g Jar Private Label",
+            "Retinol 0.5% night cream, 50 g jar, private label. Contact-4be1d2a9",
+        )
+        second = _serum(
+            conn,
+            "g2",
+            "go4worldbusiness",
+            "Wanted : Retinol Night Cream",
+            "Product Name : Retinol Night Cream\nSize : 50 gm Jar\nContact : Contact-4be1d2a9",
+        )
+    assign(db, [first, second])
+    with db.connection() as conn:
+        conn.execute("UPDATE rfqs SET description = description || %s WHERE id = %s", ("\nPayment : T/T", second))
+    assert assign(db, [first, second]).split == 0
+    with db.connection() as conn:
+        events = [
+            r[0]
+            for r in conn.execute("SELECT event FROM dedup_membership_history WHERE rfq_id = %s ORDER BY id", (second,))
+        ]
+        attributes = conn.execute(
+            "SELECT attributes FROM rfq_dedup_attributes WHERE rfq_id = %s", (second,)
+        ).fetchone()[0]
+    assert events == ["joined", "kept"]
+    assert attributes["specs"]["mass_g"] == ["50"] and attributes["buyer"]["pseudonyms"] == ["4be1d2a9"]
