@@ -294,6 +294,20 @@ _LEXICON: dict[str, dict[str, tuple[str, ...]]] = {
         "day": ("day cream",),
         "waterproof": ("waterproof", "water proof", "wasserfest", "impermeabile", "a prova d'agua"),
     },
+    "finish": {
+        "matte": ("matte", "matt", "opaco", "mate", "fosco"),
+        "glossy": ("glossy", "gloss", "high shine", "lucido", "brilho"),
+        "satin": ("satin", "satinato"),
+        "shimmer": ("shimmer", "metallic", "glitter", "pearl"),
+    },
+    "processing": {
+        "refined": ("refined", "raffinato", "refinado"),
+        "unrefined": ("unrefined", "crude", "non raffinato", "nao refinado"),
+        "cold_pressed": ("cold pressed", "cold-pressed", "spremuto a freddo", "prensado a frio"),
+        "deodorized": ("deodorized", "deodorised"),
+        "roasted": ("roasted", "tostato", "torrado"),
+        "hydrolyzed": ("hydrolyzed", "hydrolysed"),
+    },
     "scent": {
         "unscented": ("unscented", "fragrance free", "fragrance-free", "no fragrance", "without fragrance",
                       "parfumsuz", "senza profumo", "sem perfume", "sin perfume", "sans parfum", "parfumfrei",
@@ -367,6 +381,39 @@ def specification(title: str, description: str) -> dict[str, frozenset[str]]:
         if not _NON_CODE_NUMBER.match(token):
             add("code", token)
     return {dimension: frozenset(found) for dimension, found in values.items()}
+
+
+_LABELLED_LINE = re.compile(r"^\s*(?P<key>[^\W\d_][^\W\d_ ]*(?: [^\W\d_]+){0,2})\s*:\s*(?P<value>.+)$")
+_NOT_A_SPEC_KEY = re.compile(
+    r"^(?:payment|looking for|contact|shipping|destination|port|delivery|shipment|quantity|qty|buyer|company|"
+    r"purpose|order|price|lead time|product name|product|specifications?|item|note|remarks?|moq|email|phone|"
+    r"certifications?|certificates?)",
+)
+_KEY_SYNONYMS = {
+    "colour": "color", "packaging terms": "packaging", "packing": "packaging", "pack": "packaging",
+    "capacity": "volume", "scent": "fragrance", "material type": "material",
+}  # fmt: skip
+
+
+def labelled_values(description: str) -> dict[str, frozenset[str]]:
+    """``Key : value`` specification lines (the go4WorldBusiness, Made-in-China and TradeIndia templates).
+
+    Two posts of one template that give one key values with no word in common ("Fragrance : Fig Scented" against
+    "Fragrance : Fragrance Free") describe two products, whatever the key.
+    """
+    found: dict[str, frozenset[str]] = {}
+    for line in (description or "").splitlines():
+        match = _LABELLED_LINE.match(line)
+        if not match:
+            continue
+        key = fold(match.group("key"))
+        if _NOT_A_SPEC_KEY.match(key):
+            continue
+        value = re.sub(r"(?<=\d)(?=[^\W\d_])|(?<=[^\W\d_])(?=\d)", " ", fold(match.group("value")))  # "100ml"
+        words = frozenset(re.findall(r"[^\W_]+", value))
+        if words:
+            found[_KEY_SYNONYMS.get(key, key)] = words
+    return found
 
 
 # -------------------------------------------------------------------------------------------------------- product
@@ -709,6 +756,9 @@ class RfqAttributes:
     buyer: BuyerIdentity
     flags: frozenset[str] = field(default_factory=frozenset)
     english: bool = True
+    labelled: dict[str, frozenset[str]] = field(default_factory=dict)  # "Key : value" specification lines
+    # Colours a short product name carries ("Burgundy Henna Powder"): the colour is the product there.
+    name_colours: frozenset[str] = frozenset()
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form, stored with the cluster membership and shown in the UI."""
@@ -725,6 +775,8 @@ class RfqAttributes:
             },
             "flags": sorted(self.flags),
             "english": self.english,
+            "labelled": {k: sorted(v) for k, v in sorted(self.labelled.items())},
+            "name_colours": sorted(self.name_colours),
         }
 
 
@@ -819,6 +871,16 @@ def _looks_english(text: str) -> bool:
     return english >= other
 
 
+# A product name this short names only the product: each of its words defines it. Longer ones are keyword titles.
+SHORT_NAME_WORDS = 4
+
+
+def _name_colours(product: str) -> frozenset[str]:
+    if len(content_tokens(product)) > SHORT_NAME_WORDS:
+        return frozenset()
+    return specification(product, "").get("colour", frozenset())
+
+
 def extract(
     *, title: str, description: str = "", quantity: str = "", country: str = "", buyer: str = ""
 ) -> RfqAttributes:
@@ -840,4 +902,6 @@ def extract(
         buyer=buyer_identity(buyer, description),
         flags=frozenset(flags),
         english=_looks_english(description or title),
+        labelled=labelled_values(description),
+        name_colours=_name_colours(product),
     )

@@ -32,7 +32,7 @@ QUANTITY_MAX_RATIO = 2.0
 # Below this product-word overlap a pair needs agreeing facts (buyer and amount or spec) to be judged at all.
 MIN_PRODUCT_OVERLAP = 0.34
 # Word-valued dimensions conflict only when each side names a value the other does not (a black logo on both).
-WORD_DIMENSIONS = frozenset({"colour", "material", "variant", "scent"})
+WORD_DIMENSIONS = frozenset({"colour", "material", "variant", "scent", "finish", "processing"})
 FEATURES = (
     "product_overlap",
     "text_overlap",
@@ -146,8 +146,10 @@ class PairEvidence:
     quantity: str
     spec_conflicts: tuple[str, ...]
     spec_agreements: int
+    measured_agreements: int  # of those, measured values and codes (30 ml, W320), not words ("plastic", "black")
     separate_order: bool
     product_overlap: float
+    product_jaccard: float
     text_overlap: float
     cosine: float | None
     both_english: bool
@@ -169,9 +171,19 @@ class PairEvidence:
 
     @property
     def unsupported(self) -> bool:
-        """No product word in common and no agreeing facts: nothing says one request (not a veto on a cluster)."""
-        # Another language names the product in other words; then the buyer and the amount or a spec must agree.
-        return self.product_overlap < MIN_PRODUCT_OVERLAP and not self.facts_agree
+        """Nothing says one request (not a veto on a cluster): no product word in common and no agreeing facts, or
+        not one field beyond the text that agrees."""
+        if self.product_overlap < MIN_PRODUCT_OVERLAP and not self.facts_agree:
+            # Another language names the product in other words; then the buyer and the amount or a spec must agree.
+            return True
+        # "Gas Scooters" and "Electric Moped Scooter", "BUY HELMETS" and "F1 Helmets": with no buyer, destination,
+        # amount or spec value in common, the text alone says too little (an identical listing matches by hash).
+        return not self.corroborated
+
+    @property
+    def corroborated(self) -> bool:
+        """A field beyond the text agrees: buyer, destination, amount or a specification value."""
+        return "same" in (self.buyer, self.country, self.quantity) or self.measured_agreements > 0
 
     @property
     def facts_agree(self) -> bool:
@@ -201,6 +213,7 @@ class PairEvidence:
             "spec_agreements": self.spec_agreements,
             "separate_order": self.separate_order,
             "product_overlap": round(self.product_overlap, 3),
+            "product_jaccard": round(self.product_jaccard, 3),
             "text_overlap": round(self.text_overlap, 3),
             "cosine": None if self.cosine is None else round(self.cosine, 4),
         }
@@ -210,7 +223,16 @@ def compare(a: RfqAttributes, b: RfqAttributes, cosine: float | None = None) -> 
     """Compare two RFQs' attributes (``cosine``: their embeddings' similarity, when known)."""
     country = ("same" if a.country == b.country else "different") if a.country and b.country else "unknown"
     conflicts, agreements = spec_relation(a.specs, b.specs)
+    if "colour" not in conflicts and (
+        (a.name_colours and not b.specs.get("colour")) or (b.name_colours and not a.specs.get("colour"))
+    ):
+        conflicts.append("colour")  # "Burgundy Henna Powder" against a henna powder of no stated colour
+    conflicts += [
+        f"'{key}'" for key in sorted(a.labelled.keys() & b.labelled.keys()) if not a.labelled[key] & b.labelled[key]
+    ]
+    measured = sum(len(a.specs[d] & b.specs[d]) for d in a.specs.keys() & b.specs.keys() if d not in WORD_DIMENSIONS)
     return PairEvidence(
+        measured_agreements=measured,
         buyer=buyer_relation(a.buyer, b.buyer),
         country=country,
         quantity=quantity_relation(a.quantities, b.quantities),
@@ -219,6 +241,7 @@ def compare(a: RfqAttributes, b: RfqAttributes, cosine: float | None = None) -> 
         # One side says "this is a new order": the other is the earlier one. Both saying it may be one repeat order.
         separate_order=("separate_order" in a.flags) != ("separate_order" in b.flags),
         product_overlap=overlap(a.product_tokens, b.product_tokens),
+        product_jaccard=jaccard(a.product_tokens, b.product_tokens),
         text_overlap=jaccard(a.text_tokens, b.text_tokens),
         cosine=cosine,
         both_english=a.english and b.english,
