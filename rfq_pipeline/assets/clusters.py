@@ -19,9 +19,11 @@ _VIOLATIONS = ("wrong_member_count", "empty_clusters", "merged_with_members", "c
 _EMBED_BATCH = 2000
 
 SELECT_PARTITION_MEMBERS = """
-SELECT r.id, r.source, r.title, m.cluster_id, m.matched_by, m.similarity
+SELECT r.id, r.source, r.title, m.cluster_id, m.matched_by, m.similarity,
+       a.attributes ->> 'product', a.attributes -> 'quantity', a.attributes ->> 'country', m.evidence ->> 'reason'
 FROM rfqs r
 JOIN dedup_cluster_members m ON m.rfq_id = r.id
+LEFT JOIN rfq_dedup_attributes a ON a.rfq_id = r.id
 WHERE r.id = ANY(%(ids)s::bigint[])
 ORDER BY r.id
 """
@@ -76,16 +78,27 @@ def rfqs_clusters(
         invariants = cluster_invariants(conn)
 
     per_source: dict[str, Counter[str]] = defaultdict(Counter)
-    for _id, source, _title, _cluster, matched_by, _sim in members:
+    for _id, source, _title, _cluster, matched_by, _sim, *_facts in members:
         per_source[source]["rows"] += 1
         per_source[source]["duplicates"] += matched_by != "new"
     duplicate_rates = [
         {"source": s, "rows": c["rows"], "duplicates": c["duplicates"], "rate": f"{c['duplicates'] / c['rows']:.1%}"}
         for s, c in sorted(per_source.items())
     ]
+    # What each joined RFQ was read as, and why it joined: the facts the decision compared.
     preview = [
-        {"rfq_id": i, "source": s, "title": t, "cluster_id": c, "matched_by": mb, "similarity": sim and round(sim, 3)}
-        for i, s, t, c, mb, sim in members
+        {
+            "rfq_id": i,
+            "source": s,
+            "title": t,
+            "cluster_id": c,
+            "matched_by": mb,
+            "product": product,
+            "quantity": ", ".join(f"{q['value']:g} {q['unit']}" for q in quantity or []),
+            "country": country,
+            "why": reason,
+        }
+        for i, s, t, c, mb, _sim, product, quantity, country, reason in members
         if mb != "new"
     ]
     yield dg.MaterializeResult(
@@ -106,7 +119,10 @@ def rfqs_clusters(
             "duplicate_rate_by_source": markdown_table(
                 duplicate_rates, ["source", "rows", "duplicates", "rate"], limit=50
             ),
-            "preview": markdown_table(preview, ["rfq_id", "source", "title", "cluster_id", "matched_by", "similarity"]),
+            "preview": markdown_table(
+                preview,
+                ["rfq_id", "source", "title", "cluster_id", "matched_by", "product", "quantity", "country", "why"],
+            ),
         }
     )
     violations = {name: invariants[name] for name in _VIOLATIONS}

@@ -143,12 +143,15 @@ WITH day_clusters AS (
 )
 SELECT d.id AS cluster_id, d.canonical_rfq_id, d.member_count, count(DISTINCT x.source) AS source_count,
        json_agg(json_build_object('rfq_id', x.id, 'source', x.source, 'external_id', x.external_id,
-                                  'url', x.canonical_url, 'matched_by', m.matched_by)
+                                  'url', x.canonical_url, 'matched_by', m.matched_by,
+                                  'product', a.attributes -> 'product', 'specs', a.attributes -> 'specs',
+                                  'quantity', a.attributes -> 'quantity', 'why', m.evidence -> 'reason')
                 ORDER BY x.first_seen_at, x.id) AS sightings,
        min(x.first_seen_at) AS first_seen_at, max(x.last_seen_at) AS last_seen_at, d.created_at, d.updated_at
 FROM day_clusters d
 JOIN dedup_cluster_members m ON m.cluster_id = d.id
 JOIN rfqs x ON x.id = m.rfq_id
+LEFT JOIN rfq_dedup_attributes a ON a.rfq_id = x.id
 GROUP BY d.id, d.canonical_rfq_id, d.member_count, d.created_at, d.updated_at
 ORDER BY d.id
 """
