@@ -10,7 +10,8 @@ CREATE TABLE rfq_dedup_attributes (
     blocking_keys text[] NOT NULL DEFAULT '{}',
     extracted_at  timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX rfq_dedup_attributes_blocking_idx ON rfq_dedup_attributes USING gin (blocking_keys);
+-- fastupdate off: a key written is looked up by the next RFQ at once; a pending list would be scanned linearly.
+CREATE INDEX rfq_dedup_attributes_blocking_idx ON rfq_dedup_attributes USING gin (blocking_keys) WITH (fastupdate = off);
 
 ALTER TABLE dedup_clusters ADD COLUMN split_from bigint REFERENCES dedup_clusters (id);
 

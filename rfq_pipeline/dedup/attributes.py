@@ -67,6 +67,8 @@ def fold(text: str | None) -> str:
     """Lower-case text without accents or Arabic diacritics, with single spaces."""
     if not text:
         return ""
+    if text.isascii():
+        return " ".join(text.casefold().split())
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(stripped.replace("ı", "i").casefold().split())
@@ -325,13 +327,29 @@ _LEXICON: dict[str, dict[str, tuple[str, ...]]] = {
 
 
 @lru_cache(maxsize=1)
-def _lexicon_patterns() -> tuple[tuple[str, str, re.Pattern[str]], ...]:
-    compiled = []
+def _lexicon() -> tuple[re.Pattern[str], dict[str, tuple[tuple[str, str], ...]]]:
+    """One pattern for every lexicon word (longest first) and what each folded word names.
+
+    A phrase also names what its own lexicon words name ("cool white" is white too, "rose gold" is gold too), so a
+    post that says "cool white" still agrees with one that says "white".
+    """
+    meaning: dict[str, list[tuple[str, str]]] = {}
     for dimension, values in _LEXICON.items():
         for value, words in values.items():
-            alternatives = "|".join(re.escape(fold(word)) for word in sorted(words, key=len, reverse=True))
-            compiled.append((dimension, value, re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w])")))
-    return tuple(compiled)
+            for word in words:
+                meaning.setdefault(fold(word), []).append((dimension, value))
+    for phrase in [w for w in meaning if " " in w or "-" in w]:
+        for part in re.split(r"[ -]", phrase):
+            meaning[phrase] += [m for m in meaning.get(part, []) if m not in meaning[phrase]]
+    alternatives = "|".join(re.escape(word) for word in sorted(meaning, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w])")
+    return pattern, {word: tuple(found) for word, found in meaning.items()}
+
+
+_UNIT_PATTERNS = tuple(
+    (dimension, re.compile(rf"(?<![\w.,])(?P<number>{_NUMBER})\s*(?:{unit})(?![a-z0-9])"), factor)
+    for dimension, unit, factor in _SPEC_UNITS
+)
 
 
 def _spec_text(title: str, description: str) -> str:
@@ -364,8 +382,7 @@ def specification(title: str, description: str) -> dict[str, frozenset[str]]:
             add("percent", f"{number:g}")
     for match in _SPF.finditer(folded):
         add("spf", match.group("number"))
-    for dimension, unit, factor in _SPEC_UNITS:
-        pattern = re.compile(rf"(?<![\w.,])(?P<number>{_NUMBER})\s*(?:{unit})(?![a-z0-9])")
+    for dimension, pattern, factor in _UNIT_PATTERNS:
         for match in pattern.finditer(folded):
             number = parse_number(match.group("number"))
             if number is not None and (dimension != "colour_temp_k" or number >= 1000):  # "5k units" is no colour
@@ -374,8 +391,9 @@ def specification(title: str, description: str) -> dict[str, frozenset[str]]:
     for match in _PACK_COUNT.finditer(folded):
         add("pack_count", str(int(match.group("number"))))
     folded = _PACK_COUNT.sub(" ", folded)
-    for dimension, value, pattern in _lexicon_patterns():
-        if pattern.search(folded):
+    lexicon, meaning = _lexicon()
+    for match in lexicon.finditer(folded):
+        for dimension, value in meaning[match.group(0)]:
             add(dimension, value)
     for token in _CODE.findall(re.sub(r"[^\w]+", " ", folded)):
         if not _NON_CODE_NUMBER.match(token):
@@ -582,28 +600,38 @@ def country_of(text: str | None) -> str | None:
     return codes.pop() if len(codes) == 1 else None
 
 
+def _words_key(text: str) -> str:
+    return " ".join(re.findall(r"[^\W_]+", text))
+
+
 @lru_cache(maxsize=1)
-def _place_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
-    """Country names (every locale) and ISO 3166-2 subdivision names (Mombasa, Osaka, Casablanca) named once."""
+def _places() -> tuple[dict[str, str], int]:
+    """Country names (every locale) and ISO 3166-2 subdivision names (Mombasa, Osaka, Casablanca) that name one
+    country, keyed by their words; and the most words any of them has."""
     places: dict[str, set[str]] = {}
     for name, code in _country_names().items():
         if len(name) >= 4:
-            places.setdefault(name, set()).add(code)
+            places.setdefault(_words_key(name), set()).add(code)
     for subdivision in pycountry.subdivisions:
         for part in str(subdivision.name).split("/"):
-            key = fold(part).strip()
+            key = _words_key(fold(part))
             if len(key) >= 5:
                 places.setdefault(key, set()).add(str(subdivision.country_code))
-    unique = {name: codes.pop() for name, codes in places.items() if len(codes) == 1}
-    alternatives = "|".join(re.escape(name) for name in sorted(unique, key=len, reverse=True))
-    return re.compile(rf"(?<![\w])(?:{alternatives})(?![\w])"), unique
+    unique = {name: codes.pop() for name, codes in places.items() if name and len(codes) == 1}
+    return unique, max(len(name.split()) for name in unique)
 
 
 def country_in_text(text: str) -> str | None:
     """The one country a text's places point to (supplier-origin lines ignored), or ``None`` when none or several."""
     lines = [line for line in text.splitlines() if not re.search(r"suppliers? from|made in|origin", line, re.I)]
-    pattern, places = _place_pattern()
-    found = {places[m.group(0)] for m in pattern.finditer(fold("\n".join(lines)))}
+    places, longest = _places()
+    words = re.findall(r"[^\W_]+", fold("\n".join(lines)))
+    found = set()
+    for size in range(1, longest + 1):
+        for start in range(len(words) - size + 1):
+            code = places.get(" ".join(words[start : start + size]))
+            if code:
+                found.add(code)
     return found.pop() if len(found) == 1 else None
 
 
@@ -884,8 +912,16 @@ def _name_colours(product: str) -> frozenset[str]:
 def extract(
     *, title: str, description: str = "", quantity: str = "", country: str = "", buyer: str = ""
 ) -> RfqAttributes:
-    """Read the facts of one RFQ from its fields and text (any source, any language)."""
-    description = (description or "").replace("\r", "")
+    """Read the facts of one RFQ from its fields and text (any source, any language).
+
+    Cached per process on the fields: a clustered RFQ is compared again with every new one that finds it.
+    """
+    return _extract(title or "", description or "", quantity or "", country or "", buyer or "")
+
+
+@lru_cache(maxsize=50_000)
+def _extract(title: str, description: str, quantity: str, country: str, buyer: str) -> RfqAttributes:
+    description = description.replace("\r", "")
     product = product_phrase(title, description)
     full_text = f"{title}\n{description}"
     amounts = parse_amount(quantity) or _text_quantity(description)

@@ -58,7 +58,9 @@ DEFAULT_EF_SEARCH = 100
 # Members sharing a content hash or URL are read at most this many at a time (a repost storm is one cluster anyway).
 EXACT_CANDIDATE_LIMIT = 50
 # Clustered RFQs sharing a buyer or product key with the new one, judged at most this many (same buyer first).
-BLOCKING_CANDIDATE_LIMIT = 100
+BLOCKING_CANDIDATE_LIMIT = 40
+# Product words a blocking key is made of, at most (a keyword title has dozens; pairs of ten are 45 keys).
+MAX_BLOCKING_WORDS = 10
 # A cluster's members read for the complete-linkage veto at most this many (a repost storm repeats itself).
 MEMBER_LIMIT = 50
 
@@ -75,14 +77,18 @@ SELECT_STORED_ATTRIBUTE_HASHES = """
 SELECT rfq_id, text_sha256, version FROM rfq_dedup_attributes WHERE rfq_id = ANY(%(ids)s::bigint[])
 """
 
+# The GIN index finds the RFQs sharing a key first (materialized, so the planner cannot trade it for a walk of the
+# primary key in id order); only those are ranked, same buyer first, then the most recent.
 SELECT_BLOCKING_CANDIDATES = """
-SELECT a.rfq_id, m.cluster_id
-FROM rfq_dedup_attributes a
-JOIN dedup_cluster_members m ON m.rfq_id = a.rfq_id
-WHERE a.blocking_keys && %(keys)s::text[] AND a.rfq_id <> %(rfq_id)s
-ORDER BY (a.blocking_keys && %(buyer_keys)s::text[]) DESC,
-         cardinality(ARRAY(SELECT unnest(a.blocking_keys) INTERSECT SELECT unnest(%(keys)s::text[]))) DESC,
-         a.rfq_id DESC
+WITH hits AS MATERIALIZED (
+    SELECT a.rfq_id, a.blocking_keys && %(buyer_keys)s::text[] AS same_buyer
+    FROM rfq_dedup_attributes a
+    WHERE a.blocking_keys && %(keys)s::text[] AND a.rfq_id <> %(rfq_id)s
+)
+SELECT h.rfq_id, m.cluster_id
+FROM hits h
+JOIN dedup_cluster_members m ON m.rfq_id = h.rfq_id
+ORDER BY h.same_buyer DESC, h.rfq_id DESC
 LIMIT %(limit)s
 """
 
@@ -299,11 +305,14 @@ def _attribute_inputs(row: Sequence[Any]) -> dict[str, str]:
 
 
 def blocking_keys(attributes: RfqAttributes) -> tuple[list[str], list[str]]:
-    """(every blocking key, the buyer keys among them): buyer pseudonyms, company words, domains, product words."""
+    """(every blocking key, the buyer keys among them): buyer pseudonyms, company words, domains, product word pairs."""
     buyer = [f"p:{h}" for h in sorted(attributes.buyer.pseudonyms)]
     buyer += [f"c:{' '.join(c[:2])}" for c in attributes.buyer.companies]
     buyer += [f"d:{d}" for d in sorted(attributes.buyer.email_domains)]
-    product = [f"t:{t}" for t in sorted(attributes.product_tokens) if len(t) >= 4]
+    # Pairs of product words: one word ("hair", "oil") is shared by thousands of RFQs, two rarely by chance.
+    words = sorted(t for t in attributes.product_tokens if len(t) >= 4)[:MAX_BLOCKING_WORDS]
+    product = [f"t:{a}+{b}" for i, a in enumerate(words) for b in words[i + 1 :]] if len(words) > 1 else []
+    product += [f"t:{w}" for w in words] if len(words) == 1 else []
     return buyer + product, buyer
 
 
@@ -404,6 +413,9 @@ def assign_clusters(
     conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")  # a generic plan cannot use the partial index
     conn.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
     conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+    # Every lookup here is by key, and tables grow faster than ANALYZE sees: statistics of a nearly empty table would
+    # have the planner scan the whole (by then large) attribute table for each RFQ instead of probing its indexes.
+    conn.execute("SET LOCAL enable_seqscan = off")
     _acquire_lock(conn)
 
     assigned = {int(r[0]) for r in conn.execute(SELECT_MEMBERSHIP, {"ids": ids}).fetchall()}
@@ -415,7 +427,8 @@ def assign_clusters(
     keys = load_keys(conn, todo)
     attributes |= load_attributes(conn, todo, inputs)
     vectors: dict[int, np.ndarray] = {
-        int(r[0]): r[1].to_numpy() for r in conn.execute(SELECT_VECTORS, {"model": model, "ids": todo}).fetchall()
+        int(r[0]): r[1].to_numpy()
+        for r in conn.execute(SELECT_VECTORS, {"model": model, "ids": todo}, binary=True).fetchall()
     }
     context = _Context(conn, keys, attributes, vectors, model, min_similarity, k, actor, pair_model, settings, inputs)
     for rfq_id in sorted(changed):
@@ -467,7 +480,8 @@ class _Context:
             return
         self.keys.update(load_keys(self.conn, missing))
         self.attributes.update(load_attributes(self.conn, missing, self.inputs))
-        rows = self.conn.execute(SELECT_VECTORS, {"model": self.model, "ids": missing}).fetchall()
+        # Binary results: parsing a vector's text form costs more than the query.
+        rows = self.conn.execute(SELECT_VECTORS, {"model": self.model, "ids": missing}, binary=True).fetchall()
         self.vectors.update({int(r[0]): r[1].to_numpy() for r in rows})
 
     def cosine(self, a: int, b: int) -> float | None:
@@ -638,15 +652,37 @@ def _second_opinion(
     return override
 
 
+def _promising_clusters(
+    context: _Context,
+    rfq_id: int,
+    candidates: dict[int, tuple[int, float | None]],
+    exact: dict[int, tuple[MatchDecision, int]],
+) -> set[int]:
+    """Clusters where a candidate member is the same request (or one for Claude to judge): only those clusters'
+    other members are read for the complete-linkage check."""
+    settings = context.settings
+    band = settings.dedup_claude_band if settings is not None and settings.anthropic_api_key else None
+    new = context.attributes[rfq_id]
+    promising: set[int] = set()
+    for other, (cluster_id, _similarity) in candidates.items():
+        if cluster_id in exact or cluster_id in promising or other not in context.attributes:
+            continue
+        decision = decide_pair(new, context.attributes[other], context.cosine(rfq_id, other), context.pair_model)
+        uncertain = band is not None and not decision.vetoes and band[0] <= decision.probability < band[1]
+        if decision.matched or uncertain:
+            promising.add(cluster_id)
+    return promising
+
+
 def _assign_one(context: _Context, rfq_id: int) -> Assignment:
     conn, actor = context.conn, context.actor
     candidates = _candidates(context, rfq_id)
     context.load(candidates)
     per_cluster = _exact_matches(context, rfq_id, candidates)
-    members = _cluster_members(conn, {cluster_id for cluster_id, _sim in candidates.values()})
+    promising = _promising_clusters(context, rfq_id, candidates, per_cluster)
+    members = _cluster_members(conn, set(per_cluster) | promising)
     context.load(rfq for ids in members.values() for rfq in ids)
-    remaining = [c for c in members if c not in per_cluster]
-    per_cluster |= _same_request_matches(context, rfq_id, remaining, members)
+    per_cluster |= _same_request_matches(context, rfq_id, sorted(promising - set(per_cluster)), members)
     _after_candidate_search(rfq_id)
 
     rfq = context.keys[rfq_id]
@@ -658,9 +694,10 @@ def _assign_one(context: _Context, rfq_id: int) -> Assignment:
         cluster_id = int(row[0])
         member = {"cluster_id": cluster_id, "matched_by": "new", "similarity": None, "matched_rfq_id": None}
         evidence = {"reason": "no matching cluster", "attributes": attributes}
-        conn.execute(INSERT_MEMBER, base | member | {"evidence": Jsonb(evidence)})
-        conn.execute(REFRESH_MEMBER_COUNTS, {"ids": [cluster_id]})
-        _record_history(conn, [rfq.id], cluster_id, "founded", "no matching cluster", actor)
+        with conn.pipeline():  # three writes, one round trip
+            conn.execute(INSERT_MEMBER, base | member | {"evidence": Jsonb(evidence)})
+            conn.execute(REFRESH_MEMBER_COUNTS, {"ids": [cluster_id]})
+            _record_history(conn, [rfq.id], cluster_id, "founded", "no matching cluster", actor)
         return Assignment(rfq.id, cluster_id, "new", None, None)
 
     ranked = sorted(per_cluster, key=lambda c: (*_rank(per_cluster[c][0]), c))  # strongest match first
@@ -710,9 +747,10 @@ def _assign_one(context: _Context, rfq_id: int) -> Assignment:
         "matched_rfq_id": matched_rfq,
         "evidence": Jsonb(evidence),
     }
-    conn.execute(INSERT_MEMBER, base | member)
-    conn.execute(REFRESH_MEMBER_COUNTS, {"ids": [target]})
-    _record_history(conn, [rfq.id], target, "joined", f"matches rfq {matched_rfq}: {decision.reason}", actor)
+    with conn.pipeline():
+        conn.execute(INSERT_MEMBER, base | member)
+        conn.execute(REFRESH_MEMBER_COUNTS, {"ids": [target]})
+        _record_history(conn, [rfq.id], target, "joined", f"matches rfq {matched_rfq}: {decision.reason}", actor)
     assert decision.matched_by is not None
     return Assignment(rfq.id, target, decision.matched_by, decision.similarity, matched_rfq, tuple(absorbed))
 

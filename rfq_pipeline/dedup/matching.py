@@ -22,6 +22,7 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -84,8 +85,11 @@ def normalize_text(text: str | None) -> str:
     if not text:
         return ""
     text = html.unescape(html.unescape(text))  # some boards escape entities twice ("&amp;quot;")
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    if text.isascii():
+        text = text.casefold()
+    else:
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
     text = _THOUSANDS.sub("", text)
     text = _TRAILING_ZEROS.sub("", text)
     return " ".join(_NON_WORD.sub(" ", text).split())
@@ -178,6 +182,7 @@ class RfqKeys:
     has_description: bool = False
 
 
+@lru_cache(maxsize=50_000)  # a clustered RFQ is read again by every new one that finds it as a candidate
 def keys_for(rfq: RfqFields) -> RfqKeys:
     """Normalize an RFQ's fields into the keys the decision compares."""
     raw_country = (rfq.country or "").strip()

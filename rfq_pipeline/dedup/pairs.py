@@ -72,12 +72,41 @@ def tokens_match(a: str, b: str) -> bool:
     return min(len(a), len(b)) >= 4 and _edit_distance_at_most_one(a, b)
 
 
+@lru_cache(maxsize=200_000)
+def _match_keys(token: str) -> frozenset[str]:
+    """Strings two words within :func:`tokens_match` of each other share: the word, its one-letter deletions and
+    its longer prefixes (a candidate filter; :func:`tokens_match` decides)."""
+    keys = {token}
+    if len(token) >= 4:
+        keys |= {token[:i] + token[i + 1 :] for i in range(len(token))}
+    if len(token) >= 6:
+        keys |= {token[:n] for n in range(max(5, len(token) - 3), len(token))}
+    return frozenset(keys)
+
+
+@lru_cache(maxsize=50_000)
+def _index(tokens: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    index: dict[str, list[str]] = {}
+    for token in tokens:
+        for key in _match_keys(token):
+            index.setdefault(key, []).append(token)
+    return {key: tuple(found) for key, found in index.items()}
+
+
 def fuzzy_matches(a: frozenset[str], b: frozenset[str]) -> int:
     """How many words of the smaller set have a typo-tolerant match in the other."""
     small, large = (a, b) if len(a) <= len(b) else (b, a)
     exact = small & large
-    rest_large = large - exact
-    return len(exact) + sum(1 for word in small - exact if any(tokens_match(word, other) for other in rest_large))
+    count = len(exact)
+    rest = small - exact
+    if not rest:
+        return count
+    index = _index(large)
+    for word in rest:
+        candidates = {c for key in _match_keys(word) for c in index.get(key, ()) if c not in exact}
+        if any(tokens_match(word, other) for other in candidates):
+            count += 1
+    return count
 
 
 def overlap(a: frozenset[str], b: frozenset[str]) -> float:
@@ -231,18 +260,23 @@ def compare(a: RfqAttributes, b: RfqAttributes, cosine: float | None = None) -> 
         f"'{key}'" for key in sorted(a.labelled.keys() & b.labelled.keys()) if not a.labelled[key] & b.labelled[key]
     ]
     measured = sum(len(a.specs[d] & b.specs[d]) for d in a.specs.keys() & b.specs.keys() if d not in WORD_DIMENSIONS)
+    buyer = buyer_relation(a.buyer, b.buyer)
+    quantity = quantity_relation(a.quantities, b.quantities)
+    separate_order = ("separate_order" in a.flags) != ("separate_order" in b.flags)
+    vetoed = bool(conflicts) or separate_order or "different" in (country, buyer, quantity)
     return PairEvidence(
         measured_agreements=measured,
-        buyer=buyer_relation(a.buyer, b.buyer),
+        buyer=buyer,
         country=country,
-        quantity=quantity_relation(a.quantities, b.quantities),
+        quantity=quantity,
         spec_conflicts=tuple(conflicts),
         spec_agreements=agreements,
         # One side says "this is a new order": the other is the earlier one. Both saying it may be one repeat order.
-        separate_order=("separate_order" in a.flags) != ("separate_order" in b.flags),
-        product_overlap=overlap(a.product_tokens, b.product_tokens),
-        product_jaccard=jaccard(a.product_tokens, b.product_tokens),
-        text_overlap=jaccard(a.text_tokens, b.text_tokens),
+        separate_order=separate_order,
+        # Text overlaps decide nothing for a vetoed pair; they are the costly part, so they are left at 0 there.
+        product_overlap=0.0 if vetoed else overlap(a.product_tokens, b.product_tokens),
+        product_jaccard=0.0 if vetoed else jaccard(a.product_tokens, b.product_tokens),
+        text_overlap=0.0 if vetoed else jaccard(a.text_tokens, b.text_tokens),
         cosine=cosine,
         both_english=a.english and b.english,
     )
