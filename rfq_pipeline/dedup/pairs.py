@@ -31,6 +31,8 @@ MODEL_PATH = Path(__file__).resolve().parent / "pair_model.json"
 QUANTITY_MAX_RATIO = 2.0
 # Below this product-word overlap a pair needs agreeing facts (buyer and amount or spec) to be judged at all.
 MIN_PRODUCT_OVERLAP = 0.34
+# Product-name Jaccard a pair needs when nothing but the destination agrees.
+WEAK_MIN_PRODUCT_JACCARD = 0.5
 # Word-valued dimensions conflict only when each side names a value the other does not (a black logo on both).
 WORD_DIMENSIONS = frozenset({"colour", "material", "variant", "scent", "finish", "processing"})
 FEATURES = (
@@ -202,12 +204,19 @@ class PairEvidence:
     def unsupported(self) -> bool:
         """Nothing says one request (not a veto on a cluster): no product word in common and no agreeing facts, or
         not one field beyond the text that agrees."""
-        if self.product_overlap < MIN_PRODUCT_OVERLAP and not self.facts_agree:
+        if self.product_overlap < MIN_PRODUCT_OVERLAP and (self.both_english or not self.facts_agree):
             # Another language names the product in other words; then the buyer and the amount or a spec must agree.
+            # In one language, products with no word in common are two products, whoever asks (one Alibaba buyer
+            # posts egg incubators and a motorcycle, one piece each).
             return True
         # "Gas Scooters" and "Electric Moped Scooter", "BUY HELMETS" and "F1 Helmets": with no buyer, destination,
         # amount or spec value in common, the text alone says too little (an identical listing matches by hash).
-        return not self.corroborated
+        if not self.corroborated:
+            return True
+        # Only the destination agrees ("Onion Hair Oil" and "Hair Oil Bottle Filling Machine", both to India): then
+        # the products must be named alike, not merely share a word or two.
+        weakly = self.buyer != "same" and self.quantity != "same" and self.measured_agreements == 0
+        return weakly and self.product_jaccard < WEAK_MIN_PRODUCT_JACCARD
 
     @property
     def corroborated(self) -> bool:

@@ -150,7 +150,7 @@ def test_precision_and_recall_on_real_reposts_stay_above_the_measured_floor(serv
 
 def test_near_duplicate_recall_on_cross_site_copies_of_real_leads(server_env: Settings) -> None:
     # Generated copies measure the copy rules more than the world (the labeled set is the real measure); kept as a
-    # regression floor. Measured: recall 0.875, no false pair. Every lead matches its own copy pairwise; the misses
+    # regression floor. Measured: recall 0.900, no false pair. Every lead matches its own copy pairwise; the misses
     # are leads merged with look-alike leads of the 2019 sample (same product, country and container, no buyer
     # named: unlabeled, possibly real reposts) whose other members veto the copy's quantity.
     copies = cross_site_copies()
