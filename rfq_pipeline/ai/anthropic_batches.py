@@ -755,18 +755,18 @@ def process_results(
         report.injection_flagged += bool(outcome.injection_signals)
         report.malformed += bool(outcome.error and outcome.error.startswith("malformed output"))
         if outcome.usage is not None:
-            cost = spend.cost_usd(model, outcome.usage, batch=True)
-            item = spend.SpendItem(
+            cost, recorded = spend.charge(
+                conn,
                 call_id=f"{batch_id}:{outcome.custom_id}",
                 model=model,
                 stage=STAGE,
                 usage=outcome.usage,
-                cost_usd=cost,
+                batch=True,
                 provider=PROVIDER,
                 run_id=run_id,
                 spent_at=spent_at,
             )
-            if spend.record_spend(conn, item):
+            if recorded:
                 report.spend_rows += 1
                 report.spend_usd += cost
         conn.execute(

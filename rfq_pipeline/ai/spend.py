@@ -174,3 +174,25 @@ def affordable_count(estimates_usd: Sequence[float], remaining_usd: float) -> in
         if total > remaining_usd:
             return count
     return len(estimates_usd)
+
+
+def charge(
+    conn: psycopg.Connection,
+    *,
+    call_id: str,
+    model: str,
+    stage: str,
+    usage: Usage,
+    batch: bool,
+    provider: str = "anthropic",
+    run_id: str | None = None,
+    spent_at: datetime | None = None,
+) -> tuple[float, bool]:
+    """Price ``usage`` and write its ledger row: ``(cost in USD, whether a row was written)``.
+
+    A re-delivered result (its ``call_id`` already recorded) costs nothing twice: the row is not written again.
+    """
+    cost = cost_usd(model, usage, batch=batch)
+    item = SpendItem(call_id, model, stage, usage, cost, provider, run_id, spent_at)
+    return cost, record_spend(conn, item)
+

@@ -544,18 +544,18 @@ def _consume(
                 signals=list(row["injection_signals"] or ()),
             )
             if outcome.usage is not None:
-                cost = spend.cost_usd(model, outcome.usage, batch=True)
-                item = spend.SpendItem(
+                cost, recorded = spend.charge(
+                    conn,
                     call_id=f"{batch_id}:{row['custom_id']}",
                     model=model,
                     stage=STAGE,
                     usage=outcome.usage,
-                    cost_usd=cost,
+                    batch=True,
                     provider=PROVIDER,
                     run_id=run_id,
                     spent_at=spent_at,
                 )
-                if spend.record_spend(conn, item):
+                if recorded:
                     spent += cost
             conn.execute(
                 UPDATE_ITEM,

@@ -280,17 +280,17 @@ def research_buyer(
             cache_creation_input_tokens=response.usage.cache_creation_input_tokens or 0,
             cache_read_input_tokens=response.usage.cache_read_input_tokens or 0,
         )
-        cost = spend.cost_usd(limits.model, usage, batch=False)
-        item = spend.SpendItem(
+        cost, recorded = spend.charge(
+            conn,
             call_id=f"research:{key}:{step}",
             model=limits.model,
             stage=STAGE,
             usage=usage,
-            cost_usd=cost,
+            batch=False,
             provider=PROVIDER,
             run_id=run_id,
         )
-        result.spend_rows += spend.record_spend(conn, item)
+        result.spend_rows += recorded
         result.cost_usd = round(result.cost_usd + cost, 6)
 
         assistant = [_block_param(block) for block in response.content]

@@ -141,18 +141,18 @@ class ClaudeComposer:
             cache_creation_input_tokens=response.usage.cache_creation_input_tokens or 0,
             cache_read_input_tokens=response.usage.cache_read_input_tokens or 0,
         )
-        cost = spend.cost_usd(self.model, usage, batch=False)
-        item = spend.SpendItem(
+        # Billed whatever the answer says, so the row is written before the answer is judged.
+        cost, recorded = spend.charge(
+            self.conn,
             call_id=self.call_id(draft.rfq_id, attempt),
             model=self.model,
             stage=STAGE,
             usage=usage,
-            cost_usd=cost,
+            batch=False,
             provider=PROVIDER,
             run_id=self.run_id,
         )
-        # Billed whatever the answer says, so the row is written before the answer is judged.
-        self.spend_rows += spend.record_spend(self.conn, item)
+        self.spend_rows += recorded
         self.cost_usd = round(self.cost_usd + cost, 6)
         text = "\n".join(b.text.strip() for b in response.content if b.type == "text" and b.text.strip())
         if response.stop_reason != "end_turn":
