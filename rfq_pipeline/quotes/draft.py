@@ -6,7 +6,7 @@ keyword arguments (structured fields set by a person or the intake form), never 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -117,6 +117,48 @@ def _best_match(phrase: str, catalog: Catalog) -> SkuMatch | None:
     return candidates[0] if candidates and candidates[0].confidence >= MATCH_THRESHOLD else None
 
 
+def _requested_items(rfq: RfqText) -> list[LineItem]:
+    """What the buyer asks for: the description's list entries and the title's, each read with its own line breaks
+    (a numbered or tabular list keeps each quantity with its product); the whole text when neither names one."""
+    items = [
+        item
+        for part in (rfq.description, rfq.title)
+        for item in extract_line_items(part)
+        if item.quantity is not None and item.phrase
+    ]
+    return items or extract_line_items(rfq.text(), default_quantity=rfq.quantity)
+
+
+def _one_line_per_request(lines: list[DraftLine]) -> list[DraftLine]:
+    """The title and the description often name one request twice: one line per SKU and quantity, and a line that
+    matched no SKU is dropped when another with its amount did. A SKU asked for in two different quantities keeps
+    both lines, flagged ``repeated_sku`` for a person to decide."""
+    kept: list[DraftLine] = []
+    seen: dict[tuple[str, int | None], int] = {}
+    matched_quantities = {line.item.quantity for line in lines if line.match is not None}
+    for line in lines:
+        if line.match is None:
+            # Unmatched in one place, matched in the other with the same amount: the same request, named twice.
+            if line.item.quantity is None or line.item.quantity not in matched_quantities:
+                kept.append(line)
+            continue
+        key = (line.match.sku, line.item.quantity)
+        if key in seen:
+            continue
+        seen[key] = len(kept)
+        kept.append(line)
+    quantities: dict[str, set[int | None]] = {}
+    for line in kept:
+        if line.match is not None:
+            quantities.setdefault(line.match.sku, set()).add(line.item.quantity)
+    return [
+        replace(line, flags=(*line.flags, "repeated_sku"))
+        if line.match is not None and len(quantities[line.match.sku]) > 1
+        else line
+        for line in kept
+    ]
+
+
 def draft_quote(
     rfq: RfqText,
     catalog: Catalog,
@@ -129,7 +171,7 @@ def draft_quote(
 ) -> QuoteDraft:
     code = (currency or currency_for(rfq.country)).upper()
     lines: list[DraftLine] = []
-    items = extract_line_items(rfq.text(), default_quantity=rfq.quantity)
+    items = _requested_items(rfq)
     for item in items:
         best = _best_match(item.phrase, catalog)
         if best is None and len(items) == 1 and rfq.title.strip():
@@ -155,6 +197,7 @@ def draft_quote(
             currency=code,
         )
         lines.append(DraftLine(item, best, priced, priced.flags))
+    lines = _one_line_per_request(lines)
     compose_input = ComposeInput(
         rfq_id=rfq.id,
         title=rfq.title,

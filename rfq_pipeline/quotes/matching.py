@@ -217,9 +217,19 @@ def _parse_quantity(num: str, k: str | None) -> int:
     return int(value)
 
 
+# An item number or bullet that starts a list entry: "1) ", "2. ", "(3) ", "- ", "* ", "• " (before a word).
+_LIST_MARKER = re.compile(r"(?:^|(?<=\s))(?:\(?\d{1,2}[).]|[-*•])\s+(?=[^\W\d_])", re.MULTILINE)
+
+
 def _segments(text: str) -> list[str]:
+    """Candidate line items: list entries (numbered, bulleted, table rows), then lines, sentences, "; " parts and
+    ", <digit>" parts. A table's "|" cells are one entry."""
+    text = text.replace("|", " ")
+    text = _LIST_MARKER.sub("\n", text)
+    # "Lipstick 5ml, 10000 pcs, and Shampoo 500ml, 5000 bottles": a count unit and a comma end an entry.
+    text = re.sub(rf"\b((?:{_COUNT_UNITS}))\b\s*,\s+(?:and\s+)?", "\\1\n", text, flags=re.IGNORECASE)
     parts = re.split(
-        r"[\n;•]+|(?<=[a-z0-9)])\.\s+|,\s+(?=\d)|\s+\+\s+|(?:^|\s)-\s+(?=\d)|\s+(?:and|&)\s+(?=\d)",
+        r"[\n;•]+|(?<=[a-z0-9)])\.\s+|,\s+(?=\d)|\s+\+\s+|\s+(?:and|&)\s+(?=\d)",
         text,
         flags=re.IGNORECASE,
     )
@@ -238,6 +248,7 @@ def _clean_phrase(phrase: str) -> str:
 
 
 def _segment_item(segment: str) -> LineItem | None:
+    """The product phrase and quantity of one segment; either may be missing (``None`` when neither is there)."""
     sizes = [m.span() for m in _SIZE_RE.finditer(segment)]
     candidates = []
     for match in _QTY_RE.finditer(segment):
@@ -249,31 +260,51 @@ def _segment_item(segment: str) -> LineItem | None:
             continue  # "90% off" is not a quantity
         candidates.append(match)
     if not candidates:
-        return None
+        phrase = _clean_phrase(segment)
+        return LineItem(phrase, None, "", segment) if tokens(phrase) else None
     with_unit = [m for m in candidates if m.group("unit") or m.group("k")]
     match = (with_unit or candidates)[0]
     quantity = _parse_quantity(match.group("num"), match.group("k"))
     if quantity <= 0:
         return None
     phrase = _clean_phrase(segment[: match.start()] + " " + segment[match.end() :])
-    if not tokens(phrase):
-        return None
     unit = _singular((match.group("unit") or "").lower())
-    return LineItem(phrase=phrase, quantity=quantity, unit=unit, source=segment)
+    return LineItem(phrase=phrase if tokens(phrase) else "", quantity=quantity, unit=unit, source=segment)
+
+
+def _pair_up(parts: list[LineItem]) -> list[LineItem]:
+    """Items with both a product and a quantity. A quantity written apart from its product ("Lipstick 5ml, 10000
+    pcs") joins the product just before it, or just after it when the list puts quantities first."""
+    items: list[LineItem] = []
+    pending: LineItem | None = None  # a product or a quantity still waiting for its other half
+    for part in parts:
+        if part.phrase and part.quantity is not None:
+            items.append(part)
+            pending = None
+        elif pending is not None and pending.quantity is None and part.quantity is None and part.source[:1].isdigit():
+            # "body lotion with shea butter, 250 ml tubes": a size split off by its comma still names the product.
+            pending = LineItem(f"{pending.phrase} {part.phrase}", None, "", f"{pending.source}, {part.source}")
+        elif pending is not None and bool(pending.phrase) != bool(part.phrase):
+            product, amount = (pending, part) if pending.phrase else (part, pending)
+            items.append(LineItem(product.phrase, amount.quantity, amount.unit, f"{pending.source} {part.source}"))
+            pending = None
+        else:
+            pending = part
+    return items
 
 
 def extract_line_items(text: str, default_quantity: str = "") -> list[LineItem]:
-    """Line items in ``text``: each segment (line, sentence, "; " or ", <digit>" part) that names a quantity and a
-    product phrase. If no segment does, the whole text is one item with ``default_quantity`` (the RFQ's quantity
-    field), or no quantity at all."""
-    items = [item for segment in _segments(text) if (item := _segment_item(segment))]
+    """Line items in ``text``: each list entry, line, sentence or part that names a product with its quantity. If
+    none does, the whole text is one item with ``default_quantity`` (the RFQ's quantity field), or no quantity."""
+    items = _pair_up([item for segment in _segments(text) if (item := _segment_item(segment))])
     if items:
         return items
-    fallback = _segment_item(f"{default_quantity} {text}") if default_quantity.strip() else None
-    if fallback:
-        return [LineItem(fallback.phrase, fallback.quantity, fallback.unit, text)]
-    phrase = _clean_phrase(text)
-    return [LineItem(phrase, None, "", text)] if tokens(phrase) else []
+    flat = " ".join(text.split())
+    fallback = _segment_item(f"{default_quantity} {flat}") if default_quantity.strip() else None
+    if fallback and fallback.quantity is not None and fallback.phrase:
+        return [LineItem(fallback.phrase, fallback.quantity, fallback.unit, flat)]
+    phrase = _clean_phrase(flat)
+    return [LineItem(phrase, None, "", flat)] if tokens(phrase) else []
 
 
 # --- catalog matching -----------------------------------------------------------------------------------------------
