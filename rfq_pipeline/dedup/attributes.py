@@ -21,6 +21,8 @@ Everything here is plain data; :mod:`rfq_pipeline.dedup.pairs` compares two of t
 from __future__ import annotations
 
 import gettext
+import hashlib
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -55,9 +57,6 @@ _ORDER_FLAG = re.compile(
     r"\b(?:(?:repeat|new|separate|second|another|re-?)\s*(?:new\s+)?(?:order|po|purchase order|lot)|"
     r"separate from (?:po|order|our)|not a change to (?:po|order))\b",
     re.I,
-)
-_SAMPLE_FLAG = re.compile(
-    r"\b(?:sample order|samples? only|trial order|trial quantity|annual (?:supply )?contract)\b", re.I
 )
 
 _NUMBER = r"\d+(?:[.,]\d+)*"
@@ -909,6 +908,11 @@ def _name_colours(product: str) -> frozenset[str]:
     return specification(product, "").get("colour", frozenset())
 
 
+def inputs_sha256(inputs: dict[str, str]) -> str:
+    """The hash of the fields attributes are read from (``extract``'s keyword arguments): a change re-extracts."""
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode("utf-8")).hexdigest()
+
+
 def extract(
     *, title: str, description: str = "", quantity: str = "", country: str = "", buyer: str = ""
 ) -> RfqAttributes:
@@ -926,8 +930,7 @@ def _extract(title: str, description: str, quantity: str, country: str, buyer: s
     full_text = f"{title}\n{description}"
     amounts = parse_amount(quantity) or _text_quantity(description)
     amounts = amounts + [q for q in _container_equivalents(full_text, amounts) if q not in amounts]
-    flags = {"separate_order" for _ in _ORDER_FLAG.finditer(full_text)}
-    flags |= {"sample_or_trial" for _ in _SAMPLE_FLAG.finditer(full_text)}
+    flags = {"separate_order"} if _ORDER_FLAG.search(full_text) else set()
     return RfqAttributes(
         product=product,
         product_tokens=content_tokens(f"{strip_boilerplate(title)} {product}"),

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -47,7 +46,7 @@ from psycopg.rows import dict_row
 
 from rfq_pipeline.ai import anthropic_batches as ab
 from rfq_pipeline.ai import spend
-from rfq_pipeline.dedup.attributes import ATTRIBUTES_VERSION, RfqAttributes, extract
+from rfq_pipeline.dedup.attributes import ATTRIBUTES_VERSION, RfqAttributes, extract, inputs_sha256
 from rfq_pipeline.dedup.pairs import PairDecision, PairModel, compare, decide_pair
 from rfq_pipeline.enrich.research import data_block
 
@@ -180,7 +179,7 @@ class PairRfq:
     @property
     def text_sha256(self) -> str:
         """Hash of the fields, computed like ``rfq_dedup_attributes.text_sha256`` (sorted-key JSON)."""
-        return hashlib.sha256(json.dumps(self.inputs(), sort_keys=True).encode("utf-8")).hexdigest()
+        return inputs_sha256(self.inputs())
 
     def extracted(self) -> RfqAttributes:
         """The attributes given, or read from the fields."""

@@ -16,8 +16,6 @@ Re-running on assigned RFQs changes nothing: membership is decided once per RFQ.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +28,7 @@ from psycopg.types.json import Jsonb
 
 from rfq_pipeline.ai.embedding_store import embed_rfqs
 from rfq_pipeline.ai.embeddings import Embedder
-from rfq_pipeline.dedup.attributes import ATTRIBUTES_VERSION, RfqAttributes, extract
+from rfq_pipeline.dedup.attributes import ATTRIBUTES_VERSION, RfqAttributes, extract, inputs_sha256
 from rfq_pipeline.dedup.matching import (
     EVIDENCE_RANK,
     MatchDecision,
@@ -112,15 +110,6 @@ FROM rfqs
 WHERE id = ANY(%(ids)s::bigint[])
 """
 
-SELECT_CLUSTER_MEMBER_FIELDS = """
-SELECT m.cluster_id, r.id, r.source, r.external_id, r.canonical_url, r.title, r.description, r.quantity_text,
-       COALESCE(r.country_code::text, r.country_raw) AS country,
-       COALESCE(NULLIF(r.buyer_company, ''), r.buyer_name) AS buyer
-FROM dedup_cluster_members m
-JOIN rfqs r ON r.id = m.rfq_id
-WHERE m.cluster_id = ANY(%(cluster_ids)s::bigint[])
-"""
-
 SELECT_MEMBERSHIP = """
 SELECT m.rfq_id, m.cluster_id, m.matched_by, m.similarity
 FROM dedup_cluster_members m
@@ -150,13 +139,6 @@ JOIN dedup_cluster_members m ON m.rfq_id = e.rfq_id
 WHERE e.model = %(model)s AND e.rfq_id <> %(rfq_id)s
 ORDER BY e.embedding::halfvec(384) <=> %(query)s::halfvec(384)
 LIMIT %(k)s
-"""
-
-SELECT_CANONICALS = """
-SELECT c.id, c.canonical_rfq_id, e.embedding
-FROM dedup_clusters c
-LEFT JOIN rfq_embeddings e ON e.rfq_id = c.canonical_rfq_id AND e.model = %(model)s
-WHERE c.id = ANY(%(ids)s::bigint[])
 """
 
 INSERT_CLUSTER = """
@@ -341,7 +323,7 @@ def load_attributes(
             inputs_out[rfq_id] = inputs
         attributes = extract(**inputs)
         result[rfq_id] = attributes
-        digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode("utf-8")).hexdigest()
+        digest = inputs_sha256(inputs)
         if changed_out is not None and rfq_id in stored and stored[rfq_id][0] != digest:
             changed_out.add(rfq_id)
         if stored.get(rfq_id) != (digest, ATTRIBUTES_VERSION):
@@ -530,7 +512,7 @@ def _exact_matches(
     for other, (cluster_id, _similarity) in candidates.items():
         if other not in context.keys:
             continue
-        decision = decide(context.keys[rfq_id], context.keys[other], None, 1.0)
+        decision = decide(context.keys[rfq_id], context.keys[other])
         if not decision.matched:
             continue
         current = per_cluster.get(cluster_id)
