@@ -138,6 +138,14 @@ class Settings:
     export_duckdb_path: Path | None = None  # None: <data dir>/exports/analytics.duckdb
     # Deployment
     executor: str = "multiprocess"  # "multiprocess" (Dagster's default) | "in_process" | "k8s" (a pod per step)
+    # The sales desk and outbound mail.
+    desk_url: str = "http://127.0.0.1:3100"  # where Slack buttons and mails point people
+    desk_secret_key: str | None = field(default=None, repr=False)  # signs cookies and links; None: installation file
+    desk_auth: str = "password"  # "password" (desk users sign in) | "alb-oidc" (the load balancer signed them in)
+    quote_from_address: str | None = None  # a verified SES identity; None: quotes are not e-mailed
+    intake_address: str | None = None  # Reply-To of every outbound mail: the SES inbound address
+    sqs_ses_feedback_queue: str = "rfq-pipeline-ses-feedback"
+    sns_ses_feedback_topic: str = "rfq-pipeline-ses-feedback"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -191,6 +199,7 @@ class Settings:
             **_enrichment_quote_settings(env),
             **_export_settings(env),
             **_deploy_settings(env),
+            **_desk_settings(env),
         )
 
     def source_override(self, source: str) -> SourceOverride:
@@ -279,6 +288,8 @@ def _aws_resource_settings(env: Mapping[str, str]) -> dict[str, object]:
         "sqs_scrape_requests_queue": (env.get("RFQ_SQS_SCRAPE_REQUESTS_QUEUE") or f"{prefix}-scrape-requests").strip(),
         "ses_rule_set": (env.get("RFQ_SES_RULE_SET") or f"{prefix}-inbound").strip(),
         "ses_recipients": tuple(r.strip() for r in recipients.split(",") if r.strip()),
+        "sqs_ses_feedback_queue": (env.get("RFQ_SQS_SES_FEEDBACK_QUEUE") or f"{prefix}-ses-feedback").strip(),
+        "sns_ses_feedback_topic": (env.get("RFQ_SNS_SES_FEEDBACK_TOPIC") or f"{prefix}-ses-feedback").strip(),
     }
 
 
@@ -396,3 +407,34 @@ def _deploy_settings(env: Mapping[str, str]) -> dict[str, object]:
     if executor not in EXECUTORS:
         raise SettingsError(f"RFQ_EXECUTOR={executor!r} must be one of {', '.join(EXECUTORS)}")
     return {"executor": executor}
+
+
+DESK_AUTH_MODES = ("password", "alb-oidc")
+DESK_SECRET_MIN_LENGTH = 32
+
+
+def _address(env: Mapping[str, str], name: str) -> str | None:
+    value = (env.get(name) or "").strip()
+    if value and (value.count("@") != 1 or value.startswith("@") or value.endswith("@") or " " in value):
+        raise SettingsError(f"{name}={value!r} is not an e-mail address")
+    return value or None
+
+
+def _desk_settings(env: Mapping[str, str]) -> dict[str, object]:
+    url = (env.get("RFQ_DESK_URL") or "http://127.0.0.1:3100").strip().rstrip("/")
+    if not url.startswith(("https://", "http://")):
+        raise SettingsError(f"RFQ_DESK_URL={url!r} must be an http(s) URL")
+    secret = env.get("RFQ_DESK_SECRET_KEY") or None
+    # A short key makes forged cookies and Slack links a brute-force problem rather than an impossible one.
+    if secret is not None and len(secret) < DESK_SECRET_MIN_LENGTH:
+        raise SettingsError(f"RFQ_DESK_SECRET_KEY must be at least {DESK_SECRET_MIN_LENGTH} characters")
+    auth = (env.get("RFQ_DESK_AUTH") or "password").strip().lower()
+    if auth not in DESK_AUTH_MODES:
+        raise SettingsError(f"RFQ_DESK_AUTH={auth!r} must be one of {', '.join(DESK_AUTH_MODES)}")
+    return {
+        "desk_url": url,
+        "desk_secret_key": secret,
+        "desk_auth": auth,
+        "quote_from_address": _address(env, "RFQ_QUOTE_FROM"),
+        "intake_address": _address(env, "RFQ_INTAKE_ADDRESS"),
+    }

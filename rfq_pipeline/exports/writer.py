@@ -31,11 +31,10 @@ import io
 import logging
 import os
 import re
-import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -57,6 +56,7 @@ from rfq_pipeline.exports.tables import (
     object_key,
     resolve_tables,
 )
+from rfq_pipeline.installation_secrets import InstallationSecretError, installation_secret
 from rfq_pipeline.settings import Settings
 from rfq_pipeline.store.object_store import ObjectStore
 
@@ -97,29 +97,11 @@ class ExportOptions:
 
 
 def installation_salt(data_dir: Path) -> bytes:
-    """The per-installation salt under ``data_dir``, created once (32 random bytes as hex, mode 0600).
-
-    Creation is race-free: the salt is written to a private temporary file and hard-linked into place, which fails
-    if another process got there first; everyone then reads the one file that won.
-    """
-    path = data_dir / SALT_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
-                handle.flush()
-                os.fsync(handle.fileno())
-            with suppress(FileExistsError):
-                os.link(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-    salt = path.read_text(encoding="ascii").strip()
-    if len(salt) < 32:
-        raise ExportError(f"{path} holds no usable salt; delete it to create a new one (hashes will change)")
-    return salt.encode()
+    """The per-installation salt under ``data_dir``, created once (32 random bytes as hex, mode 0600)."""
+    try:
+        return installation_secret(data_dir, SALT_FILE.name).encode()
+    except InstallationSecretError as error:
+        raise ExportError(f"{error} (the export hashes will change)") from None
 
 
 # --- pseudonymization -------------------------------------------------------------------------------------------

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-STATES = ("queued", "approved", "edited", "rejected", "expired", "sent", "won", "lost")
+STATES = ("queued", "approved", "edited", "rejected", "expired", "sent", "won", "lost", "clarifying")
 TRANSITIONS: dict[str, frozenset[str]] = {
-    "queued": frozenset({"approved", "edited", "rejected", "expired"}),
-    "edited": frozenset({"edited", "approved", "rejected", "expired"}),
+    "queued": frozenset({"approved", "edited", "rejected", "expired", "clarifying"}),
+    "edited": frozenset({"edited", "approved", "rejected", "expired", "clarifying"}),
+    # Waiting for the buyer's answer to a question; the answer makes a new version and queues it again.
+    "clarifying": frozenset({"queued", "rejected", "expired"}),
     "approved": frozenset({"sent", "expired"}),
     "sent": frozenset({"won", "lost", "expired"}),
     "rejected": frozenset(),
