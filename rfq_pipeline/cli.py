@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import subprocess
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -62,21 +63,32 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_dev(args: argparse.Namespace) -> int:
     import os
-    import subprocess
+    from contextlib import ExitStack
 
     from rfq_pipeline.db import migrations
     from rfq_pipeline.db.database import resolve_database_url
 
-    simulator = None
-    if not args.live and not os.environ.get("RFQ_SIMULATOR_URL"):
-        from rfq_pipeline.devtools.simulator import start_simulator
+    with ExitStack() as stack:
+        if not args.live and not os.environ.get("RFQ_SIMULATOR_URL"):
+            from rfq_pipeline.devtools.simulator import start_simulator
 
-        simulator = start_simulator(port=args.simulator_port)
-        os.environ["RFQ_SIMULATOR_URL"] = simulator.url
-        print(f"marketplace simulator on {simulator.url}")
-    try:
+            simulator = start_simulator(port=args.simulator_port)
+            stack.callback(simulator.stop)
+            os.environ["RFQ_SIMULATOR_URL"] = simulator.url
+            print(f"marketplace simulator on {simulator.url}")
+        if not args.live:
+            # Offline like `make run`: no DNS, and a local AWS (moto) unless one is configured, so the desk's mail
+            # goes to a local SES whose sent mail the desk's outbox shows.
+            os.environ.setdefault("RFQ_DNS_SERVER", "off")
+            if not os.environ.get("AWS_ENDPOINT_URL") and not os.environ.get("AWS_ACCESS_KEY_ID"):
+                from rfq_pipeline.devtools.local_aws import local_aws
+
+                aws = stack.enter_context(local_aws())
+                print(f"local AWS (moto) on {aws.endpoint_url}: SES sends from {os.environ['RFQ_QUOTE_FROM']}")
+        os.environ.setdefault("RFQ_DESK_URL", f"http://127.0.0.1:{args.desk_port}")
         settings = Settings.from_env()
-        migrations.migrate(resolve_database_url(settings), settings.migrations_dir)
+        url = resolve_database_url(settings)
+        migrations.migrate(url, settings.migrations_dir)
         if os.environ.get("DAGSTER_HOME"):
             import dagster as dg
 
@@ -84,13 +96,37 @@ def _cmd_dev(args: argparse.Namespace) -> int:
 
             # dagster.yaml can only set a default pool limit; the named pools' slots live in the instance.
             apply_pool_limits(dg.DagsterInstance.get())
-        # dagster dev's run processes inherit this environment, so they reach the same simulator and database.
-        # The dagster executable sits beside this interpreter; the virtualenv need not be activated.
+        _desk_hint(url, args.desk_port)
+        # The desk and dagster dev's run processes inherit this environment, so they reach the same simulator,
+        # database and AWS. Their executables sit beside this interpreter; the virtualenv need not be activated.
+        desk = subprocess.Popen(
+            [str(Path(sys.executable).with_name("rfq-pipeline")), "desk", "serve", "--port", str(args.desk_port)]
+        )
+        stack.callback(_stop, desk)
         dagster = Path(sys.executable).with_name("dagster")
         return subprocess.call([str(dagster), "dev", "-w", "workspace.yaml", "--port", str(args.port)])
-    finally:
-        if simulator is not None:
-            simulator.stop()
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _desk_hint(url: str, port: int) -> None:
+    """Say where the desk is, and how to get in when nobody can yet."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        users = conn.execute("SELECT count(*) FROM desk_users").fetchone()[0]
+        drafts = conn.execute("SELECT count(*) FROM quote_drafts").fetchone()[0]
+    print(f"sales desk on http://127.0.0.1:{port}")
+    if not users:
+        print("  no desk user yet: .venv/bin/rfq-pipeline desk add-user you@example.com --role lead")
+    if not drafts:
+        print("  no quote drafts yet: `make run` drafts today's quotes")
 
 
 def _cmd_sources(args: argparse.Namespace) -> int:
@@ -215,6 +251,14 @@ def _cmd_quote(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_desk(args: argparse.Namespace) -> int:
+    from rfq_pipeline.desk import cli as desk_cli
+
+    if args.desk_command == "serve":
+        return desk_cli.serve_command(args.host, args.port)
+    return desk_cli.add_user_command(args.email, args.role, password_stdin=args.password_stdin)
+
+
 def _cmd_aws(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     if args.aws_command == "iam-policy":
@@ -327,10 +371,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--live", action="store_true", help="fetch from the configured sites instead of a local simulator")
     run.set_defaults(func=_cmd_run)
 
-    dev = sub.add_parser("dev", help="run `dagster dev` on the embedded default with the simulator")
+    dev = sub.add_parser(
+        "dev", help="run `dagster dev` and the sales desk on the embedded default, the simulator and a local AWS"
+    )
     dev.add_argument("--port", type=int, default=3000, help="Dagster UI port")
     dev.add_argument("--simulator-port", type=int, default=8765)
-    dev.add_argument("--live", action="store_true", help="use the configured sites instead of the simulator")
+    dev.add_argument("--desk-port", type=int, default=3100, help="sales desk port")
+    dev.add_argument("--live", action="store_true", help="use the configured sites and AWS instead of local stand-ins")
     dev.set_defaults(func=_cmd_dev)
 
     sources = sub.add_parser("sources", help="the registered sources: list, parse, probe, health, reset-breaker")
@@ -404,6 +451,21 @@ def build_parser() -> argparse.ArgumentParser:
     q_mark.add_argument("state", choices=["sent", "won", "lost", "edited"])
     q_mark.add_argument("--note", default="")
     quote.set_defaults(func=_cmd_quote)
+
+    desk = sub.add_parser("desk", help="the sales desk: serve, add-user EMAIL --role rep|lead")
+    desk_sub = desk.add_subparsers(dest="desk_command", required=True)
+    desk_serve = desk_sub.add_parser("serve", help="serve the desk with waitress (migrates the database first)")
+    desk_serve.add_argument("--host", default="127.0.0.1")
+    desk_serve.add_argument("--port", type=int, default=3100)
+    desk_add = desk_sub.add_parser(
+        "add-user", help="add a desk user; the password is prompted for twice (or read from --password-stdin)"
+    )
+    desk_add.add_argument("email")
+    desk_add.add_argument("--role", choices=["rep", "lead"], required=True)
+    desk_add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from the first line of standard input"
+    )
+    desk.set_defaults(func=_cmd_desk)
 
     aws = sub.add_parser("aws", help="AWS resources: bootstrap, iam-policy")
     aws_sub = aws.add_subparsers(dest="aws_command", required=True)

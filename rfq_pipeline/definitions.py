@@ -21,6 +21,7 @@ from rfq_pipeline.sensors import batch_sensors
 from rfq_pipeline.sensors.intake import intake_sensors
 from rfq_pipeline.sensors.quote_followups import quote_sensors
 from rfq_pipeline.sensors.run_failures import run_failure_sensors
+from rfq_pipeline.sensors.ses_feedback import ses_feedback_sensors
 from rfq_pipeline.settings import Settings
 
 # What `make run` materializes: the marketplace sources through quote drafts, the daily report and the exports. The
@@ -67,7 +68,14 @@ defs = dg.Definitions(
     assets=all_assets,
     jobs=[*source_jobs.values(), *batch_jobs, *intake_jobs],
     schedules=source_schedules,
-    sensors=[*batch_sensors, *intake_sensors, *automation_sensors, *run_failure_sensors, *quote_sensors],
+    sensors=[
+        *batch_sensors,
+        *intake_sensors,
+        *automation_sensors,
+        *run_failure_sensors,
+        *quote_sensors,
+        *ses_feedback_sensors,
+    ],
     resources=resources,
     executor=executor_for(Settings.from_env().executor),
 )

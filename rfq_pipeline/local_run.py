@@ -116,6 +116,11 @@ def run_local(day: date | None = None, *, use_simulator: bool = True) -> RunSumm
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", message=".*(varying BackfillPolicies|multiple backfill policies).*")
     simulator = None
+    saved_dns = os.environ.get("RFQ_DNS_SERVER")
+    if use_simulator and saved_dns is None:
+        # The demo asks nothing of the outside world, DNS included: its buyers' addresses are then `unknown` (not
+        # checked) rather than `invalid`, and the desk asks the rep to confirm one before a quote goes to it.
+        os.environ["RFQ_DNS_SERVER"] = "off"
     if use_simulator and not os.environ.get("RFQ_SIMULATOR_URL"):
         from rfq_pipeline.devtools.simulator import start_simulator
 
@@ -168,3 +173,5 @@ def run_local(day: date | None = None, *, use_simulator: bool = True) -> RunSumm
         if simulator is not None:
             simulator.stop()
             os.environ.pop("RFQ_SIMULATOR_URL", None)
+        if saved_dns is None:
+            os.environ.pop("RFQ_DNS_SERVER", None)

@@ -142,6 +142,8 @@ class Settings:
     desk_url: str = "http://127.0.0.1:3100"  # where Slack buttons and mails point people
     desk_secret_key: str | None = field(default=None, repr=False)  # signs cookies and links; None: installation file
     desk_auth: str = "password"  # "password" (desk users sign in) | "alb-oidc" (the load balancer signed them in)
+    desk_alb_arn: str | None = None  # the ALB whose signed OIDC header the desk trusts (alb-oidc only)
+    desk_proxy_hops: int = 0  # proxies in front of the desk whose X-Forwarded-For/-Proto it believes
     quote_from_address: str | None = None  # a verified SES identity; None: quotes are not e-mailed
     intake_address: str | None = None  # Reply-To of every outbound mail: the SES inbound address
     sqs_ses_feedback_queue: str = "rfq-pipeline-ses-feedback"
@@ -431,7 +433,17 @@ def _desk_settings(env: Mapping[str, str]) -> dict[str, object]:
     auth = (env.get("RFQ_DESK_AUTH") or "password").strip().lower()
     if auth not in DESK_AUTH_MODES:
         raise SettingsError(f"RFQ_DESK_AUTH={auth!r} must be one of {', '.join(DESK_AUTH_MODES)}")
+    alb_arn = (env.get("RFQ_DESK_ALB_ARN") or "").strip() or None
+    if auth == "alb-oidc" and not alb_arn:
+        raise SettingsError("RFQ_DESK_AUTH=alb-oidc needs RFQ_DESK_ALB_ARN (the load balancer that signs people in)")
+    if alb_arn and not (alb_arn.startswith("arn:aws") and ":elasticloadbalancing:" in alb_arn):
+        raise SettingsError(f"RFQ_DESK_ALB_ARN={alb_arn!r} is not a load balancer ARN")
+    hops = _env_int(env, "RFQ_DESK_PROXY_HOPS")
+    if hops is not None and not 0 <= hops <= 5:
+        raise SettingsError(f"RFQ_DESK_PROXY_HOPS={hops!r} must be 0..5")
     return {
+        "desk_alb_arn": alb_arn,
+        "desk_proxy_hops": hops or 0,
         "desk_url": url,
         "desk_secret_key": secret,
         "desk_auth": auth,

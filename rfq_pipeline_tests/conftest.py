@@ -21,6 +21,13 @@ MIGRATIONS_DIR = REPO_ROOT / "sql"
 
 # Tables the tests may empty between tests; schema_migrations is never touched.
 DATA_TABLES = (
+    "desk_link_tokens",
+    "desk_login_attempts",
+    "desk_users",
+    "email_suppressions",
+    "marketplace_reply_tasks",
+    "outbound_emails",
+    "quote_draft_versions",
     "quote_dispatches",
     "quote_draft_events",
     "quote_drafts",

@@ -22,6 +22,7 @@ EXPORT_DEPS: dict[str, dg.AssetKey] = {
     "quote_drafts": dg.AssetKey(["quotes", "drafts"]),
     "quote_draft_events": dg.AssetKey(["quotes", "drafts"]),
     "source_health": dg.AssetKey(["rfqs", "normalized"]),
+    "quote_outcomes": dg.AssetKey(["quotes", "drafts"]),
 }
 READ_BACK_CHECK = "duckdb_reads_the_export"
 

@@ -2,11 +2,13 @@
 
 Sensors record each object in ``intake_requests`` and request a run of these assets under a stable run key; the run
 parses the objects named in its config and writes RFQs, thread updates or recorded failures. The jobs include the
-downstream stages, so an e-mail becomes a normalized, classified, embedded and de-duplicated RFQ in one run.
+downstream stages, so an e-mail becomes a normalized, classified, embedded and de-duplicated RFQ in one run. A reply
+to one of our quotes or clarifying questions also drafts that quote's next version once the message is recorded.
 """
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -40,11 +42,13 @@ def _process(
     config: IntakeBatch,
     postgres: PostgresResource,
     objects: ObjectStoreResource,
+    quote_pdfs: ObjectStoreResource | None = None,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     handler = process_email if kind == "email" else process_upload
     object_store = objects.get_store()
     outcomes: list[store.IntakeOutcome] = []
     failures: list[dict[str, str]] = []
+    redrafts: list[dict[str, object]] = []
     with postgres.db.connection() as conn:
         requests = store.requests_by_key(conn, kind, config.request_keys)
     missing = sorted(set(config.request_keys) - {r["request_key"] for r in requests})
@@ -68,6 +72,12 @@ def _process(
         outcomes.append(outcome)
         if outcome.status == "failed":
             failures.append({"object": ref.key, "error": outcome.error or ""})
+        if outcome.reply_to_draft is not None and quote_pdfs is not None:
+            error = _redraft(outcome, postgres, quote_pdfs)
+            if error:
+                failures.append({"object": ref.key, "error": error})
+                context.log.warning(f"redraft of quote draft {outcome.reply_to_draft} failed: {error}")
+            redrafts.append({"draft": outcome.reply_to_draft, "message": outcome.message_key, "error": error})
     statuses = Counter(
         "thread_update" if o.joined_thread and o.status == "parsed" else o.status for o in outcomes
     )
@@ -79,6 +89,7 @@ def _process(
             "outcomes": counts_table(statuses, "outcome"),
             "unknown_requests": len(missing),
             "failures": markdown_table(failures, ["object", "error"]),
+            "quote_replies": markdown_table(redrafts, ["draft", "message", "error"]),
         },
     )
     yield dg.AssetCheckResult(
@@ -90,6 +101,27 @@ def _process(
     )
 
 
+def _redraft(outcome: store.IntakeOutcome, postgres: PostgresResource, quote_pdfs: ObjectStoreResource) -> str:
+    """The next version of the draft the reply answers, after its message is committed; the error, or ``""``."""
+    from rfq_pipeline.quotes.versions import redraft_from_reply
+
+    assert outcome.reply_to_draft is not None
+    with postgres.db.connection() as conn:
+        try:
+            redraft_from_reply(
+                conn,
+                outcome.reply_to_draft,
+                outcome.reply_text,
+                message_id=outcome.message_key,
+                now=datetime.now(UTC),
+                pdf_store=quote_pdfs.get_store(),
+            )
+        except Exception as exc:  # the message stays recorded; a re-run of its request names the reply again
+            conn.rollback()
+            return f"{type(exc).__name__}: {exc}"
+    return ""
+
+
 @dg.asset(
     key=EMAIL_KEY,
     partitions_def=daily_partitions,
@@ -98,14 +130,19 @@ def _process(
     owners=["team:data-acquisition"],
     tags={INTAKE_TAG: "email"},
     description="Inbound e-mail (SES -> S3 -> SQS): each message by Message-ID becomes an RFQ, a reply on an existing "
-    "RFQ's thread, or a recorded parse failure; attachments stored and their text extracted.",
+    "RFQ's thread, or a recorded parse failure; attachments stored and their text extracted. A reply to one of our "
+    "quotes or clarifying questions drafts that quote's next version.",
     check_specs=[dg.AssetCheckSpec(PARSED_CHECK, asset=EMAIL_KEY, description="Every message of the run parsed.")],
 )
 def intake_email(
-    context: dg.AssetExecutionContext, config: IntakeBatch, postgres: PostgresResource, raw_mime: ObjectStoreResource
+    context: dg.AssetExecutionContext,
+    config: IntakeBatch,
+    postgres: PostgresResource,
+    raw_mime: ObjectStoreResource,
+    quote_pdfs: ObjectStoreResource,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """Parse the raw MIME objects named in the run config into RFQs."""
-    yield from _process(context, "email", config, postgres, raw_mime)
+    """Parse the raw MIME objects named in the run config into RFQs; a reply to our mail redrafts its quote."""
+    yield from _process(context, "email", config, postgres, raw_mime, quote_pdfs)
 
 
 @dg.asset(

@@ -1,6 +1,5 @@
 """The ``catalog/products`` and ``quotes/drafts`` stages: thin wrappers over ``rfq_pipeline.quotes``."""
 
-
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -13,7 +12,7 @@ import dagster as dg
 from rfq_pipeline.assets.metadata import counts_table, markdown_table
 from rfq_pipeline.automation import downstream_condition
 from rfq_pipeline.partitions import daily_partitions
-from rfq_pipeline.resources import ObjectStoreResource, PostgresResource
+from rfq_pipeline.resources import HttpClientResource, ObjectStoreResource, PostgresResource
 from rfq_pipeline.settings import Settings
 
 if TYPE_CHECKING:
@@ -88,7 +87,8 @@ def catalog_products(postgres: PostgresResource) -> dg.MaterializeResult:
     owners=["team:sales-ops"],
     description="A priced, guard-railed quote draft per enriched cluster: line items matched to catalog SKUs, the "
     "staged pricer (tier, currency, discount cap, incoterm), a cover text checked by four guardrails (template "
-    "fallback), and a preview PDF. Drafts wait in state queued for a person (`rfq-pipeline quote approve ID`).",
+    "fallback), and a preview PDF. Drafts wait in state queued for a person (`rfq-pipeline quote approve ID`); with "
+    "a quotes Slack webhook, each new draft is posted with approve/open buttons into the desk.",
     check_specs=[
         dg.AssetCheckSpec(
             GUARDRAILS_CHECK, asset=DRAFTS_KEY, description="Every draft of the partition passed all four guardrails."
@@ -101,10 +101,14 @@ def catalog_products(postgres: PostgresResource) -> dg.MaterializeResult:
     ],
 )
 def quotes_drafts(
-    context: dg.AssetExecutionContext, postgres: PostgresResource, quote_pdfs: ObjectStoreResource
+    context: dg.AssetExecutionContext,
+    postgres: PostgresResource,
+    quote_pdfs: ObjectStoreResource,
+    http: HttpClientResource,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """Draft the enriched clusters of the run's partitions that have no draft yet."""
+    """Draft the enriched clusters of the run's partitions that have no draft yet, and post each new one to Slack."""
     from rfq_pipeline.quotes.catalog import load_rates
+    from rfq_pipeline.quotes.dispatch import DispatchResult, SlackWebhook, post_new_drafts
     from rfq_pipeline.quotes.pdf import pdf_text
     from rfq_pipeline.quotes.store import drafts_between
     from rfq_pipeline.quotes.workflow import draft_partition
@@ -112,6 +116,8 @@ def quotes_drafts(
     settings = Settings.from_env()
     window = context.partition_time_window
     store = quote_pdfs.get_store()
+    now = datetime.now(UTC)
+    posts: dict[int, DispatchResult] = {}
     with ExitStack() as stack:
         composer: Composer | None = None
         if settings.quote_composer == "anthropic":
@@ -123,12 +129,18 @@ def quotes_drafts(
                 window.end,
                 rates=load_rates(settings.fx_rates_path),
                 pdf_store=store,
-                now=datetime.now(UTC),
+                now=now,
                 incoterm=settings.quote_incoterm,
                 composer=composer,
                 run_id=context.run.run_id,
             )
             drafts = drafts_between(conn, window.start, window.end)
+            if settings.quotes_slack_webhook_url and run.created:
+                # After the drafts are committed: a failed post is counted, never a reason to fail the drafting.
+                client = http.get_client(settings.http_impersonate or "chrome")
+                stack.callback(client.close)
+                slack = SlackWebhook(settings.quotes_slack_webhook_url, client)
+                posts = post_new_drafts(conn, settings, slack, run.created, now=now)
 
     mismatches: list[str] = []
     for draft_id, draft in run.drafts.items():
@@ -152,6 +164,10 @@ def quotes_drafts(
             "states": counts_table(Counter(d["state"] for d in drafts), "state"),
             "cover_source": counts_table(Counter(d["cover_source"] for d in drafts), "cover_source"),
             "cover_composer": settings.quote_composer,
+            "slack": "on" if settings.quotes_slack_webhook_url else "off (no quotes webhook)",
+            "slack_posted": sum(1 for r in posts.values() if r.delivered),
+            "slack_failed": sum(1 for r in posts.values() if not r.delivered),
+            "slack_failures": dg.MetadataValue.json({str(i): r.detail for i, r in posts.items() if not r.delivered}),
             "quoted_value": dg.MetadataValue.json(_totals(drafts)),
             "preview": markdown_table(
                 drafts, ["id", "title", "buyer_company", "risk_level", "currency", "total", "needs_review", "state"]

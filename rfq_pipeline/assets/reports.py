@@ -1,5 +1,5 @@
-"""The ``reports/daily`` asset: the last two weeks' leads per source, relevance mix and duplicate rate, as a chart and
-tables in the asset's metadata (a thin wrapper of ``rfq_pipeline.reports``)."""
+"""The ``reports/daily`` asset: the last two weeks' leads per source, relevance mix, duplicate rate and quotes sent,
+as a chart and tables in the asset's metadata (a thin wrapper of ``rfq_pipeline.reports``)."""
 
 import base64
 from datetime import date
@@ -24,8 +24,8 @@ REPORT_KEY = dg.AssetKey(["reports", "daily"])
     kinds={"postgres", "png"},
     owners=["team:sales-ops"],
     description="Leads per source per day over the 14 days ending with the partition, the relevance mix, the "
-    "duplicate rate and the drafts made: a chart (also saved as PNG under reports/daily/ in the exports store) and "
-    "tables in the metadata.",
+    "duplicate rate, the drafts made and the quotes sent per day: a chart (also saved as PNG under reports/daily/ in "
+    "the exports store) and tables in the metadata.",
 )
 def reports_daily(
     context: dg.AssetExecutionContext, postgres: PostgresResource, exports: ObjectStoreResource
@@ -40,7 +40,7 @@ def reports_daily(
     key = f"reports/daily/date={day.isoformat()}/leads_per_source.png"
     uri = exports.get_store().put(key, png, content_type="image/png")
     totals = report.totals()
-    chart = f"![RFQs per source per day](data:image/png;base64,{base64.b64encode(png).decode()})"
+    chart = f"![RFQs per source and quotes sent per day](data:image/png;base64,{base64.b64encode(png).decode()})"
     return dg.MaterializeResult(
         metadata={
             "window": f"{report.start.isoformat()} .. {day.isoformat()}",
@@ -48,11 +48,13 @@ def reports_daily(
             "relevant_share": totals["relevant_share"],
             "duplicate_rate": totals["duplicate_rate"],
             "drafts": totals["drafts"],
+            "quotes_sent": totals["quotes_sent"],
             "chart": dg.MetadataValue.md(chart),
             "chart_uri": uri,
             "by_source": markdown_table(
                 report.by_source(), ["source", "rfqs", "relevant", "duplicate_rate", "drafts"], limit=20
             ),
+            "quotes_sent_per_day": markdown_table(report.sent_per_day(), ["day", "quotes_sent"], limit=20),
         }
     )
 

@@ -13,7 +13,14 @@ What it makes (names from :mod:`rfq_pipeline.aws.naming`):
   bucket, prefix ``uploads/`` -> ``uploads``. Two queues rather than one so that each sensor owns its queue;
 * a bucket policy letting SES write to the raw-MIME bucket under ``inbound/`` (this account and rule only), and an SES
   receipt rule set with one rule storing inbound mail there, set active. SES allows one active rule set per account
-  and region: when another one is active, bootstrap leaves it and reports it unless ``replace_active_rule_set``.
+  and region: when another one is active, bootstrap leaves it and reports it unless ``replace_active_rule_set``;
+* outbound mail feedback: queue ``ses-feedback`` (with its DLQ, like the others), the SNS topic
+  ``RFQ_SNS_SES_FEEDBACK_TOPIC``, a queue policy letting that topic send, and the topic's subscription of the queue;
+  when ``RFQ_QUOTE_FROM`` is set, the SES email identity of that address (SES mails it a verification link) and its
+  Bounce and Complaint notification topics. SES accepts topics only on a verified identity, so until the link is
+  followed that item is ``skipped`` and a later run sets it. The topics are set on the address's domain identity as
+  well when SES takes them there (moto looks them up by the sender's domain; on SES the address's own win), and a
+  domain identity that already notifies another topic is left alone.
 
 Run again, every item reports ``exists`` and nothing is written. Items that exist with other settings are brought in
 line and reported ``updated`` (foreign statements in policies and foreign notification configurations are kept).
@@ -60,6 +67,8 @@ class BootstrapReport:
     buckets: dict[str, str] = field(default_factory=dict)  # role -> bucket
     queue_urls: dict[str, str] = field(default_factory=dict)  # logical -> URL
     dlq_urls: dict[str, str] = field(default_factory=dict)  # logical -> DLQ URL
+    feedback_topic_arn: str | None = None
+    notes: list[str] = field(default_factory=list)  # things worth knowing that are not a resource's status
 
     def add(self, kind: str, name: str, status: str, detail: str = "") -> None:
         """Record one item."""
@@ -80,6 +89,9 @@ class BootstrapReport:
     def render(self) -> str:
         """One line per item, then the variables that point the pipeline at these buckets."""
         lines = [item.render() for item in self.items]
+        if self.notes:
+            lines.append("")
+            lines.extend(f"note: {note}" for note in self.notes)
         lines.append("")
         lines.append("environment for the pipeline:")
         lines.extend(f"  RFQ_S3_BUCKET_{role.upper()}={bucket}" for role, bucket in self.buckets.items())
@@ -305,6 +317,114 @@ def _ensure_ses_bucket_policy(
     report.add("bucket policy", bucket, UPDATED, "SES may put inbound/*")
 
 
+def _ensure_queue_policy(sqs: Any, url: str, queue: str, policy: str, detail: str, report: BootstrapReport) -> None:
+    """Set the queue's access policy to ``policy`` unless it already is that policy."""
+    current = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"]).get("Attributes", {})
+    if _same_attribute("Policy", current.get("Policy"), policy):
+        report.add("sqs queue policy", queue, EXISTS, detail)
+        return
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
+    report.add("sqs queue policy", queue, UPDATED if current.get("Policy") else CREATED, detail)
+
+
+def _feedback_queue_policy(queue_arn: str, topic_arn: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Id": f"{queue_arn}/sns-ses-feedback",
+            "Statement": [
+                {
+                    "Sid": "AllowSesFeedbackTopic",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+                }
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+def _ensure_feedback_topic(sns: Any, settings: Settings, report: BootstrapReport, region: str, account: str) -> str:
+    """The SNS topic SES publishes bounces and complaints to; returns its ARN."""
+    name = naming.feedback_topic_name(settings)
+    arn = f"arn:aws:sns:{region}:{account}:{name}"
+    try:
+        sns.get_topic_attributes(TopicArn=arn)
+    except sns.exceptions.NotFoundException:
+        arn = sns.create_topic(Name=name)["TopicArn"]
+        report.add("sns topic", name, CREATED, "SES bounces and complaints")
+    else:
+        report.add("sns topic", name, EXISTS, "SES bounces and complaints")
+    return arn
+
+
+def _ensure_subscription(sns: Any, topic_arn: str, queue_arn: str, queue: str, report: BootstrapReport) -> None:
+    name = f"{topic_arn.rsplit(':', 1)[-1]} -> {queue}"
+    for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
+        for subscription in page.get("Subscriptions", []):
+            if subscription.get("Protocol") == "sqs" and subscription.get("Endpoint") == queue_arn:
+                report.add("sns subscription", name, EXISTS, "sqs, SNS envelope")
+                return
+    # No raw message delivery: the envelope keeps the notification's type and id next to the SES JSON.
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, ReturnSubscriptionArn=True)
+    report.add("sns subscription", name, CREATED, "sqs, SNS envelope")
+
+
+FEEDBACK_NOTIFICATION_TYPES = ("Bounce", "Complaint")
+
+
+def _ensure_sending_identity(sesv2: Any, ses: Any, settings: Settings, topic_arn: str, report: BootstrapReport) -> None:
+    """The SES identity of ``RFQ_QUOTE_FROM`` and its Bounce/Complaint topics (on the address, and its domain)."""
+    from botocore.exceptions import ClientError
+
+    address, domain = naming.sender_identities(settings)
+    try:
+        identity = sesv2.get_email_identity(EmailIdentity=address)
+    except sesv2.exceptions.NotFoundException:
+        sesv2.create_email_identity(EmailIdentity=address)
+        report.add("ses identity", address, CREATED, "SES mails a verification link to the address; follow it")
+    else:
+        verified = identity.get("VerifiedForSendingStatus")
+        report.add("ses identity", address, EXISTS, "" if verified else "not verified for sending yet")
+
+    # One read for both: SES allows one notification call per second.
+    attributes = ses.get_identity_notification_attributes(Identities=[address, domain])["NotificationAttributes"]
+    for name in (address, domain):
+        current = attributes.get(name, {})
+        topics = {kind: current.get(f"{kind}Topic") for kind in FEEDBACK_NOTIFICATION_TYPES}
+        item = f"{name} -> {topic_arn.rsplit(':', 1)[-1]}"
+        if all(topic == topic_arn for topic in topics.values()):
+            report.add("ses notifications", item, EXISTS, "Bounce, Complaint")
+            continue
+        foreign = {topic for topic in topics.values() if topic and topic != topic_arn}
+        if name == domain and foreign:
+            report.notes.append(
+                f"domain identity {domain} notifies {', '.join(sorted(foreign))}; left as is (the topics of "
+                f"{address} apply to its mail)"
+            )
+            continue
+        try:
+            for kind in FEEDBACK_NOTIFICATION_TYPES:
+                ses.set_identity_notification_topic(Identity=name, NotificationType=kind, SnsTopic=topic_arn)
+        except ClientError as exc:
+            reason = f"{_error_code(exc)}: {getattr(exc, 'response', {}).get('Error', {}).get('Message', '')}"
+            if name == domain:
+                # Only a verified domain identity takes topics; without one the address's own topics do the work.
+                report.notes.append(f"no notification topics on domain identity {domain} ({reason.strip(': ')})")
+                continue
+            report.add(
+                "ses notifications",
+                item,
+                SKIPPED,
+                f"SES refused ({reason.strip(': ')}); verify {address} and run bootstrap again",
+            )
+            continue
+        report.add("ses notifications", item, UPDATED if any(topics.values()) else CREATED, "Bounce, Complaint")
+
+
 def _ses_rule(settings: Settings, bucket: str) -> dict[str, Any]:
     rule: dict[str, Any] = {
         "Name": naming.SES_RULE_NAME,
@@ -410,20 +530,28 @@ def bootstrap(
 
     for role, prefix, logical in naming.NOTIFICATION_ROUTES:
         bucket = report.buckets[role]
-        url = report.queue_urls[logical]
         policy = _queue_policy(arns[logical], bucket, account)
-        current = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"]).get("Attributes", {})
         queue = naming.queue_name(settings, logical)
-        if _same_attribute("Policy", current.get("Policy"), policy):
-            report.add("sqs queue policy", queue, EXISTS, f"s3 {bucket} may send")
-        else:
-            sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
-            status = UPDATED if current.get("Policy") else CREATED
-            report.add("sqs queue policy", queue, status, f"s3 {bucket} may send")
+        _ensure_queue_policy(sqs, report.queue_urls[logical], queue, policy, f"s3 {bucket} may send", report)
         # S3 validates the destination (the queue policy) when the notification is configured: policy first.
         _ensure_notification(s3, bucket, _notification_id(settings, logical), arns[logical], prefix, report)
 
     raw_mime = report.buckets["raw_mime"]
     _ensure_ses_bucket_policy(s3, raw_mime, account, region, settings.ses_rule_set, report)
     _ensure_ses(ses, settings, raw_mime, report, replace_active_rule_set)
+
+    sns = make("sns")
+    topic_arn = _ensure_feedback_topic(sns, settings, report, region, account)
+    report.feedback_topic_arn = topic_arn
+    feedback_queue = naming.queue_name(settings, naming.SES_FEEDBACK)
+    policy = _feedback_queue_policy(arns[naming.SES_FEEDBACK], topic_arn)
+    _ensure_queue_policy(
+        sqs, report.queue_urls[naming.SES_FEEDBACK], feedback_queue, policy, f"sns {topic_arn} may send", report
+    )
+    # The subscription after the policy: SNS delivers as soon as it exists.
+    _ensure_subscription(sns, topic_arn, arns[naming.SES_FEEDBACK], feedback_queue, report)
+    if settings.quote_from_address:
+        _ensure_sending_identity(make("sesv2"), ses, settings, topic_arn, report)
+    else:
+        report.notes.append("RFQ_QUOTE_FROM is not set: no SES sending identity, quotes are not e-mailed")
     return report

@@ -17,11 +17,16 @@ Two kinds of principal need permissions; `rfq-pipeline aws iam-policy` prints on
 purpose (Sid), scoped to the configured bucket, queue and rule-set names:
 
 * **Runtime** (the Dagster code location, sensors, `dlq`, `uploads presign`): `Objects*` (get/put/list in the five
-  buckets), `Queues` (receive, delete, change visibility, send, read attributes on the queues and their DLQs).
+  buckets), `Queues` (receive, delete, change visibility, send, read attributes on the queues and their DLQs, the
+  `ses-feedback` queue included), and, when `RFQ_QUOTE_FROM` is set, `SendMail` (`ses:SendEmail` and
+  `ses:SendRawEmail` on that address's identity and its domain's: SES checks the identity the mail is sent from).
   A presigned POST is signed with the runtime's credentials, so `s3:PutObject` on `uploads/*` must be granted to
   whoever signs (it is part of `ObjectsReadWrite`). `--runtime-only` prints just these statements.
 * **Bootstrap** (an operator or the deploy pipeline, once per environment): `BootstrapBuckets`, `BootstrapQueues`,
-  `BootstrapSes`. SES receipt-rule actions do not support resource-level permissions, hence `"Resource": "*"`.
+  `BootstrapSes`, `BootstrapFeedbackTopic` (the SNS topic and its subscription) and, with `RFQ_QUOTE_FROM`,
+  `BootstrapSesIdentity` (create the sending identity, point its bounces and complaints at the topic). SES
+  receipt-rule actions and `GetIdentityNotificationAttributes` do not support resource-level permissions, hence
+  `"Resource": "*"`.
 
 What the policy does not need: no KMS permissions (buckets use SSE-S3, queues SQS-managed SSE); no `iam:PassRole`
 (SES writes to S3 through the bucket policy bootstrap sets, S3 sends to SQS through the queue policies it sets).
@@ -31,7 +36,8 @@ What the policy does not need: no KMS permissions (buckets use SSE-S3, queues SQ
 Service principals are granted by resource policies that bootstrap writes and that are limited to this account
 (`aws:SourceAccount`) and the exact source (`aws:SourceArn`): `s3.amazonaws.com` may `sqs:SendMessage` to
 `inbound-mail` from the raw-MIME bucket and to `uploads` from the uploads bucket; `ses.amazonaws.com` may
-`s3:PutObject` into the raw-MIME bucket under `inbound/` from the one receipt rule.
+`s3:PutObject` into the raw-MIME bucket under `inbound/` from the one receipt rule; `sns.amazonaws.com` may
+`sqs:SendMessage` to `ses-feedback` from the feedback topic only (`aws:SourceArn`).
 """
 
 
@@ -43,12 +49,18 @@ def _queue_arns(settings: Settings, region: str) -> list[str]:
     return arns
 
 
+def _identity_arns(settings: Settings, region: str) -> list[str]:
+    return [f"arn:aws:ses:{region}:*:identity/{identity}" for identity in naming.sender_identities(settings)]
+
+
 def iam_policy(settings: Settings, *, runtime_only: bool = False) -> dict[str, Any]:
     """The policy document (``Version`` 2012-10-17) for the configured names."""
     region = settings.aws_region or "*"
     buckets = [naming.bucket_name(settings, role) for role in BUCKET_ROLES]
     bucket_arns = [f"arn:aws:s3:::{b}" for b in buckets]
     queue_arns = _queue_arns(settings, region)
+    identity_arns = _identity_arns(settings, region)
+    topic_arn = f"arn:aws:sns:{region}:*:{naming.feedback_topic_name(settings)}"
     statements: list[dict[str, Any]] = [
         {
             "Sid": "ObjectsReadWrite",
@@ -77,6 +89,15 @@ def iam_policy(settings: Settings, *, runtime_only: bool = False) -> dict[str, A
             "Resource": queue_arns,
         },
     ]
+    if identity_arns:
+        statements.append(
+            {
+                "Sid": "SendMail",
+                "Effect": "Allow",
+                "Action": ["ses:SendEmail", "ses:SendRawEmail"],
+                "Resource": identity_arns,
+            }
+        )
     if not runtime_only:
         statements += [
             {
@@ -113,8 +134,29 @@ def iam_policy(settings: Settings, *, runtime_only: bool = False) -> dict[str, A
                     "ses:UpdateReceiptRule",
                     "ses:DescribeActiveReceiptRuleSet",
                     "ses:SetActiveReceiptRuleSet",
+                    "ses:GetIdentityNotificationAttributes",
                 ],
                 "Resource": "*",
             },
+            {
+                "Sid": "BootstrapFeedbackTopic",
+                "Effect": "Allow",
+                "Action": [
+                    "sns:CreateTopic",
+                    "sns:GetTopicAttributes",
+                    "sns:ListSubscriptionsByTopic",
+                    "sns:Subscribe",
+                ],
+                "Resource": [topic_arn],
+            },
         ]
+        if identity_arns:
+            statements.append(
+                {
+                    "Sid": "BootstrapSesIdentity",
+                    "Effect": "Allow",
+                    "Action": ["ses:CreateEmailIdentity", "ses:GetEmailIdentity", "ses:SetIdentityNotificationTopic"],
+                    "Resource": identity_arns,
+                }
+            )
     return {"Version": "2012-10-17", "Statement": statements}

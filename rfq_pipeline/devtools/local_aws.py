@@ -2,7 +2,9 @@
 
 ``make run`` uses it to show every kind of intake with no account: sample e-mails are written to the raw-MIME bucket
 the way SES's receipt rule writes them, a document is uploaded, a scrape request is queued, and the same sensors
-that run in production turn them into runs.
+that run in production turn them into runs. Outbound mail works too: ``RFQ_QUOTE_FROM`` and ``RFQ_INTAKE_ADDRESS``
+get example addresses when unset, bootstrap makes the sending identity, and :func:`sent_mail` reads back what moto
+"sent".
 """
 
 from __future__ import annotations
@@ -26,7 +28,13 @@ _ENV_KEYS = (
     "AWS_REGION",
     "RFQ_S3_BUCKET_RAW_MIME",
     "RFQ_S3_BUCKET_UPLOADS",
+    "RFQ_QUOTE_FROM",
+    "RFQ_INTAKE_ADDRESS",
 )
+# Outbound mail for `make run` / `make ui` when nothing else is configured (example.com never receives anything).
+LOCAL_QUOTE_FROM = "quotes@example.com"
+LOCAL_INTAKE_ADDRESS = "rfq@example.com"
+MAIL_HEADERS = ("From", "To", "Reply-To", "Subject", "Date", "Message-ID", "In-Reply-To", "References")
 
 
 @dataclass
@@ -45,7 +53,8 @@ class LocalAws:
 def local_aws(*, bootstrap: bool = True) -> Iterator[LocalAws]:
     """Start moto on a free loopback port, point the environment at it, bootstrap it; restore everything after.
 
-    Only the raw-MIME and uploads roles move to S3; pages, exports and PDFs stay in the local directory.
+    Only the raw-MIME and uploads roles move to S3; pages, exports and PDFs stay in the local directory. The quote
+    sender and the intake address default to example addresses so quotes can be e-mailed (into moto).
     """
     from moto.server import ThreadedMotoServer
 
@@ -76,6 +85,8 @@ def local_aws(*, bootstrap: bool = True) -> Iterator[LocalAws]:
         settings = Settings.from_env()
         os.environ["RFQ_S3_BUCKET_RAW_MIME"] = bucket_name(settings, "raw_mime")
         os.environ["RFQ_S3_BUCKET_UPLOADS"] = bucket_name(settings, "uploads")
+        os.environ.setdefault("RFQ_QUOTE_FROM", LOCAL_QUOTE_FROM)
+        os.environ.setdefault("RFQ_INTAKE_ADDRESS", LOCAL_INTAKE_ADDRESS)
         if bootstrap:
             from rfq_pipeline.aws.bootstrap import bootstrap as run_bootstrap
 
@@ -136,3 +147,54 @@ def request_scrape(source: str, day: str, reason: str) -> str:
     settings = Settings.from_env()
     queue = SqsQueue.resolve(boto3_client("sqs", settings), settings, SCRAPE_REQUESTS)
     return queue.send(json.dumps({"source": source, "date": day, "reason": reason}))
+
+
+def _mail_entry(instance: dict[str, Any]) -> dict[str, Any]:
+    """One message moto recorded: raw MIME parsed into headers, attachments and text; a simple one as it came."""
+    import email
+    import email.policy
+
+    entry: dict[str, Any] = {
+        "id": instance.get("id"),
+        "source": instance.get("source"),
+        "destinations": instance.get("destinations"),
+    }
+    raw = instance.get("raw_data")
+    if raw is None:  # SendEmail with Simple content: moto keeps subject and body, no MIME
+        entry.update(headers={"Subject": instance.get("subject")}, attachments=[], text=instance.get("body") or "")
+        return entry
+    message = email.message_from_string(raw, policy=email.policy.default)
+    entry["headers"] = {name: str(message[name]) if message[name] is not None else None for name in MAIL_HEADERS}
+    entry["attachments"] = [
+        {
+            "name": part.get_filename(),
+            "content_type": part.get_content_type(),
+            "size": len(part.get_payload(decode=True) or b""),
+        }
+        for part in message.iter_attachments()
+    ]
+    body = message.get_body(preferencelist=("plain",))
+    entry["text"] = body.get_content() if body is not None else ""
+    entry["raw"] = raw
+    return entry
+
+
+def sent_mail(endpoint_url: str | None = None) -> list[dict[str, Any]]:
+    """Every message the moto server at ``endpoint_url`` (default ``AWS_ENDPOINT_URL``) accepted through SES, oldest
+    first, read over HTTP from its ``/moto-api/data.json``.
+
+    Each is ``{"id", "source", "destinations", "headers": {From, To, Reply-To, Subject, Date, Message-ID,
+    In-Reply-To, References}, "attachments": [{"name", "content_type", "size"}], "text", "raw"}`` (simple
+    messages have only the Subject header and no ``raw``).
+    """
+    import json
+    import urllib.request
+
+    endpoint = (endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or "").rstrip("/")
+    if not endpoint:
+        raise ValueError("no moto endpoint: pass endpoint_url or set AWS_ENDPOINT_URL")
+    with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=30) as response:
+        data = json.load(response)
+    ses = data.get("ses", {})
+    # Raw messages first, then simple ones; moto keeps no timestamp, so within each kind the order is moto's.
+    return [_mail_entry(i) for i in ses.get("RawMessage", [])] + [_mail_entry(i) for i in ses.get("Message", [])]

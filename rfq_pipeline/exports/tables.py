@@ -12,8 +12,9 @@ draft being won) are refreshed by exporting the day again, which replaces its fi
 Schema versioning
 -----------------
 ``SCHEMA_VERSION`` names the column lists below and is written into every Parquet file's metadata and into the
-DuckDB ``export_meta`` table. The rule: a change is either *additive* (a new, nullable column appended to a table;
-the version stays, older files read as NULL in that column through ``union_by_name``) or it *bumps the version*
+DuckDB ``export_meta`` table. The rule: a change is either *additive* (a new, nullable column appended to a table,
+or a new table appended to ``TABLES``; the version stays, older files read as NULL in that column through
+``union_by_name``, and a new table has rows for the days exported since it was added) or it *bumps the version*
 (a column removed, renamed, retyped or re-meant). ``rfq_pipeline_tests/exports/test_tables.py`` pins every column
 name and type, so a silent change fails the suite: update the pin together with the version (or as additive).
 
@@ -29,7 +30,8 @@ E-mail addresses, phone numbers and person names of buyers and contacts are neve
   set the variable wherever several machines export);
 - person names are omitted (``buyer_contacts.name``; a contact says only whether it had one), except
   ``rfqs.buyer_name``, which is hashed like an e-mail (case-folded) so reposts by one person can still be grouped;
-  the actor of a draft event is hashed too, its kind (``cli``, a sensor, a run) kept;
+  the actor of a draft event and the approver of a quote outcome are hashed too (alike, so they join), their
+  kind (``cli``, a sensor, a run) kept;
 - what analysts need is kept: the e-mail *domain* (``email_domain``) and the phone *country* (``phone_country``);
 - free text that may quote a buyer (RFQ descriptions, the quantity as written, draft bodies and cover texts,
   contact evidence, event notes, risk evidence) is not exported; titles and errors are exported with e-mail
@@ -207,6 +209,42 @@ JOIN quote_drafts q ON q.id = e.draft_id
 JOIN rfqs r ON r.id = q.rfq_id
 WHERE COALESCE(r.posted_at, r.first_seen_at) >= %(start)s AND COALESCE(r.posted_at, r.first_seen_at) < %(end)s
 ORDER BY e.id
+"""
+
+# One row per draft with what became of it. A draft counts as sent from the earlier of ``first_sent_at`` (set when the
+# quote mail leaves) and its first move to 'sent' (a quote marked sent by hand, e.g. answered on a marketplace);
+# only state events (action 'state') are moves: other actions (an edit, a used link) repeat the state.
+SELECT_EXPORT_QUOTE_OUTCOMES = """
+SELECT q.id AS draft_id, q.rfq_id, r.source,
+       (SELECT c.industry FROM classifications c WHERE c.rfq_id = q.rfq_id
+        ORDER BY c.classified_at DESC, c.model_version LIMIT 1) AS industry,
+       r.country_code, r.country_name, COALESCE(r.posted_at, r.first_seen_at) AS rfq_posted_at,
+       q.created_at AS drafted_at, s.first_sent_at,
+       EXTRACT(EPOCH FROM s.first_sent_at - COALESCE(r.posted_at, r.first_seen_at))::double precision / 3600
+           AS time_to_first_quote_hours,
+       q.state, q.version AS version_count, a.at IS NOT NULL AS approved, a.at AS approved_at,
+       split_part(a.actor, ':', 1) AS approver_kind, NULLIF(a.actor, '') AS approver_sha256,
+       s.first_sent_at IS NOT NULL AS sent,
+       CASE WHEN q.state IN ('won', 'lost') THEN q.state END AS outcome,
+       q.total::double precision AS total, q.currency,
+       (SELECT count(*) FROM outbound_emails o
+        WHERE o.draft_id = q.id AND o.kind = 'clarification' AND o.status = 'sent')
+       + (SELECT count(*) FROM marketplace_reply_tasks t
+          WHERE t.draft_id = q.id AND t.kind = 'clarification' AND t.status = 'done') AS clarifications_sent
+FROM quote_drafts q
+JOIN rfqs r ON r.id = q.rfq_id
+LEFT JOIN LATERAL (
+    SELECT e.actor, e.at FROM quote_draft_events e
+    WHERE e.draft_id = q.id AND e.action = 'state' AND e.to_state = 'approved'
+    ORDER BY e.at, e.id LIMIT 1
+) a ON true
+CROSS JOIN LATERAL (
+    SELECT LEAST(q.first_sent_at, (SELECT min(e.at) FROM quote_draft_events e
+                                   WHERE e.draft_id = q.id AND e.action = 'state' AND e.to_state = 'sent'))
+           AS first_sent_at
+) s
+WHERE COALESCE(r.posted_at, r.first_seen_at) >= %(start)s AND COALESCE(r.posted_at, r.first_seen_at) < %(end)s
+ORDER BY q.id
 """
 
 # One row per registered source for the exported day: that day's crawls (by partition date) and the breaker as it
@@ -394,6 +432,36 @@ QUOTE_DRAFT_EVENTS = TableSpec(
     ),
 )
 
+QUOTE_OUTCOMES = TableSpec(
+    name="quote_outcomes",
+    description="One row per draft with its outcome: when it was first sent (and how long after the posting), "
+    "whether it was approved and by whom (hashed), versions, clarifications sent, and won or lost.",
+    sql=SELECT_EXPORT_QUOTE_OUTCOMES,
+    columns=_cols(
+        ("draft_id", I64),
+        ("rfq_id", I64),
+        ("source", STR),
+        ("industry", STR),  # the RFQ's current label
+        ("country_code", STR),
+        ("country_name", STR),
+        ("rfq_posted_at", _UTC),
+        ("drafted_at", _UTC),
+        ("first_sent_at", _UTC),
+        ("time_to_first_quote_hours", F64),  # first_sent_at - rfq_posted_at; NULL until sent
+        ("state", STR),
+        ("version_count", I64),
+        ("approved", BOOL),  # ever approved, whatever happened next
+        ("approved_at", _UTC),
+        ("approver_kind", STR),
+        ("approver_sha256", STR, "name"),
+        ("sent", BOOL),
+        ("outcome", STR),  # won | lost | NULL (not decided)
+        ("total", F64),
+        ("currency", STR),
+        ("clarifications_sent", I64),  # questions mailed or answered on the marketplace
+    ),
+)
+
 SOURCE_HEALTH = TableSpec(
     name="source_health",
     description="Per source and exported day: the day's crawl totals and the circuit breaker as of the export.",
@@ -438,6 +506,7 @@ TABLES: dict[str, TableSpec] = {
         QUOTE_DRAFTS,
         QUOTE_DRAFT_EVENTS,
         SOURCE_HEALTH,
+        QUOTE_OUTCOMES,
     )
 }
 ALL: tuple[str, ...] = tuple(TABLES)

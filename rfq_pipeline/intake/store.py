@@ -6,6 +6,11 @@
 - ``intake_messages``: one row per distinct e-mail (Message-ID) or document (bucket/key@etag): parsed, or failed
   with the reason. A parsed e-mail either creates an RFQ (source ``email``) or, when it replies in an existing thread
   (In-Reply-To/References, or the same sender and subject), attaches to that thread's RFQ.
+
+A reply to mail we sent (a quote or a clarifying question: its In-Reply-To/References name one of our
+``outbound_emails``) joins the thread of that draft's RFQ, and the outcome names the draft and the reply's text, so
+the caller can draft the next version once the message is recorded
+(:func:`rfq_pipeline.quotes.versions.redraft_from_reply`).
 """
 
 from __future__ import annotations
@@ -94,6 +99,15 @@ VALUES (%(message_id)s, %(position)s, %(name)s, %(content_type)s, %(byte_size)s,
 ON CONFLICT (message_id, position) DO NOTHING
 """
 
+# Our own Message-IDs are stored without angle brackets; the reply's In-Reply-To comes first in its thread keys, so
+# the mail it answers directly wins over older ones its References list.
+SELECT_REPLIED_DRAFT = """
+SELECT o.draft_id, q.rfq_id FROM outbound_emails o JOIN quote_drafts q ON q.id = o.draft_id
+WHERE o.message_id = ANY(%(ids)s::text[])
+ORDER BY array_position(%(ids)s::text[], o.message_id), o.id DESC
+LIMIT 1
+"""
+
 # A reply adds to its RFQ's thread without touching the request's own text: the reply is evidence, not a new RFQ.
 APPEND_THREAD_UPDATE = """
 UPDATE rfqs
@@ -124,6 +138,8 @@ class IntakeOutcome:
     rfq_id: int | None = None
     joined_thread: bool = False
     error: str | None = None
+    reply_to_draft: int | None = None  # the quote draft whose outbound mail this message answers
+    reply_text: str = ""  # what the buyer wrote in that reply (new text and attachment text), for the redraft
 
 
 def record_request(
@@ -198,12 +214,19 @@ def record_email(
     received_at: datetime | None = None,
 ) -> IntakeOutcome:
     """Store one parsed e-mail: a failure with its reason, a new RFQ, or an update of an existing thread's RFQ."""
-    from rfq_pipeline.intake.email_rfq import rfq_from_email, to_json
+    from rfq_pipeline.intake.email_rfq import rfq_description, rfq_from_email, to_json
     from rfq_pipeline.intake.mime import thread_subject_key
 
+    replied = _replied_draft(conn, parsed) if parsed.error is None else None
+    reply = {"reply_to_draft": replied[0], "reply_text": rfq_description(parsed)} if replied else {}
     existing = conn.execute(SELECT_MESSAGE, {"kind": "email", "key": parsed.message_id}).fetchone()
     if existing is not None:
-        return IntakeOutcome(parsed.message_id, "duplicate", existing[2], bool(existing[3]), existing[4])
+        # The reply is named again, so a redraft that failed after the message was recorded can be done on a retry;
+        # the redraft itself reads each reply once.
+        joined = replied is not None and existing[2] == replied[1]
+        return IntakeOutcome(
+            parsed.message_id, "duplicate", existing[2], bool(existing[3]), existing[4], **(reply if joined else {})
+        )
 
     document = to_json(parsed)
     row = {
@@ -222,7 +245,7 @@ def record_email(
         "run_id": run_id,
     }
     if parsed.error is None:
-        rfq_id = _thread_rfq(conn, parsed, row["subject_key"], row["from_address"])
+        rfq_id = replied[1] if replied else _thread_rfq(conn, parsed, row["subject_key"], row["from_address"])
         if rfq_id is not None:
             entry = {
                 "message_id": parsed.message_id,
@@ -283,7 +306,18 @@ def record_email(
                     "error": attachment.error,
                 },
             )
-    return IntakeOutcome(parsed.message_id, row["status"], row["rfq_id"], row["joined_thread"], parsed.error)
+    return IntakeOutcome(parsed.message_id, row["status"], row["rfq_id"], row["joined_thread"], parsed.error, **reply)
+
+
+def _replied_draft(conn: psycopg.Connection, parsed: Any) -> tuple[int, int] | None:
+    """The draft (and its RFQ) whose outbound mail the message answers, or ``None``."""
+    # Any status: a message still 'sending' may have left before the status was written, and only its recipient
+    # can know its id. A 'failed' one never left, so nobody can quote it.
+    ids = [key.strip().strip("<>") for key in parsed.thread_keys if key.strip().strip("<>")]
+    if not ids:
+        return None
+    found = conn.execute(SELECT_REPLIED_DRAFT, {"ids": ids}).fetchone()
+    return (int(found[0]), int(found[1])) if found else None
 
 
 def _thread_rfq(conn: psycopg.Connection, parsed: Any, subject_key: str, from_address: str) -> int | None:

@@ -1,4 +1,6 @@
-"""Sending an approved draft: one ``Dispatcher`` interface, adapters for Slack, HubSpot and a CSV sheet.
+"""Sending an approved draft: one ``Dispatcher`` interface, adapters for Slack, HubSpot and a CSV sheet; and the
+Slack messages that ask a person to act on a draft (a new draft, the 24 h reminder, the 48 h escalation) with signed,
+single-use buttons into the desk.
 
 Every adapter reports a :class:`DispatchResult` instead of raising for the failures it expects (an HTTP error, a
 network error), and :func:`dispatch_all` turns anything else an adapter raises into a failed result, so one broken
@@ -7,6 +9,9 @@ channel never stops the others and the caller can record every outcome.
 Secrets stay out of results, reprs and logs: a Slack webhook URL is itself the credential, and the HubSpot token
 travels only in the ``Authorization`` header. Error text coming back from a server or from curl is scrubbed of both
 before it becomes a result's ``detail``.
+
+The desk links in review messages are not secrets in that sense (following one needs a signed-in desk user), but
+they are single use, so they go only into the message, never into a result or a log.
 
 Neither Slack nor a HubSpot deal create is idempotent, so both are posted once and never retried on a 5xx or a
 timeout (the post may have landed). The one exception is HubSpot's 429: HubSpot rejects a rate-limited request
@@ -24,26 +29,37 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from rfq_pipeline.fetch.http_client import FetchResponse, HttpClient, parse_retry_after
 from rfq_pipeline.settings import Settings
 from rfq_pipeline.store.object_store import ObjectStore
 
+if TYPE_CHECKING:
+    import psycopg
+
 __all__ = [
+    "LINK_TTL",
+    "REVIEW_PURPOSES",
     "SHEET_COLUMNS",
     "CsvSheet",
     "DispatchItem",
     "DispatchResult",
     "Dispatcher",
     "HubSpot",
+    "ReviewLinks",
     "SlackWebhook",
     "dispatch_all",
     "dispatchers_from_settings",
     "line_summaries",
+    "post_new_drafts",
+    "post_review",
+    "ready_to_approve",
+    "review_message",
+    "review_reasons",
 ]
 
 log = logging.getLogger(__name__)
@@ -224,14 +240,216 @@ class SlackWebhook:
         return {"text": text, "blocks": blocks}
 
     def send(self, draft: DispatchItem) -> DispatchResult:
-        """POST the message once; any 2xx is delivered."""
+        """POST the approved-quote message once; any 2xx is delivered."""
+        return self.post(self.payload(draft))
+
+    def post(self, message: Mapping[str, Any]) -> DispatchResult:
+        """POST any message (``text`` and/or ``blocks``) once; any 2xx is delivered, the result names no secret."""
         try:
-            response = self._client.post(self._url, json_body=self.payload(draft))
+            response = self._client.post(self._url, json_body=dict(message))
         except Exception as error:  # the client should not raise; if it does, its text may hold the URL
             return DispatchResult(self.name, False, None, _redact(f"{type(error).__name__}: {error}", self._secrets))
         if response.ok:
             return DispatchResult(self.name, True, None, f"posted to Slack (HTTP {response.status})")
         return DispatchResult(self.name, False, None, _redact(_failure_detail(response), self._secrets))
+
+
+# --- Slack review messages: a new draft, the 24 h reminder, the 48 h escalation --------------------------------------
+
+REVIEW_PURPOSES = ("new_draft", "reminder", "escalation")
+# How long the buttons of a review message work: past the 48 h escalation of a draft posted when it was made, so the
+# first message's buttons still work when the escalation goes out.
+LINK_TTL = timedelta(hours=72)
+# Line flags of the drafter (matching and pricing), as a person reads them.
+_FLAG_TEXT = {
+    "unmatched": "matches no catalog product",
+    "no_quantity": "no quantity given",
+    "below_moq": "below the minimum order",
+    "exceeds_stock": "more than in stock",
+    "discount_capped": "requested discount capped",
+    "repeated_sku": "same product asked in two quantities",
+}
+
+
+def ready_to_approve(draft: Mapping[str, Any]) -> bool:
+    """Whether a stored draft (``store.get_draft``) may be approved from a button: waiting for a decision, not
+    flagged for review, its cover text through the guardrails and its buyer not high risk. Anything else is
+    opened and read in the desk first."""
+    return (
+        draft.get("state") in ("queued", "edited")
+        and not draft.get("needs_review")
+        and bool(draft.get("guardrails_passed"))
+        and str(draft.get("risk_level") or "").lower() != "high"
+    )
+
+
+def review_reasons(draft: Mapping[str, Any]) -> list[str]:
+    """Why a stored draft needs a person's eyes, one sentence each (empty when it is ready to approve as is)."""
+    body = draft.get("body") or {}
+    reasons = []
+    for line in body.get("lines") or []:
+        flags = [_FLAG_TEXT.get(flag, str(flag).replace("_", " ")) for flag in line.get("flags") or []]
+        if flags:
+            what = line.get("sku") or line.get("phrase") or "a line"
+            reasons.append(f"{_cut(str(what), 80)}: {', '.join(flags)}")
+    failed = [g.get("name") for g in body.get("guardrails") or [] if not g.get("passed")]
+    if failed or draft.get("guardrails_passed") is False:
+        reasons.append("cover text failed the guardrails" + (f" ({', '.join(map(str, failed))})" if failed else ""))
+    clarification = body.get("clarification")
+    if isinstance(clarification, Mapping):
+        asked = ", ".join(str(r).replace("_", " ") for r in clarification.get("reasons") or [])
+        reasons.append("a question for the buyer is drafted" + (f" ({asked})" if asked else ""))
+    if str(draft.get("risk_level") or "").lower() == "high":
+        score = draft.get("risk_score")
+        reasons.append("buyer risk is high" + (f" (score {score})" if score is not None else ""))
+    if draft.get("needs_review") and not reasons:
+        reasons.append("flagged for review by the drafter")
+    return reasons
+
+
+@dataclass(frozen=True)
+class ReviewLinks:
+    """The desk links of one review message; ``approve_url`` is ``None`` when the draft must be opened first."""
+
+    open_url: str
+    approve_url: str | None
+    expires_at: datetime
+    valid_for: timedelta = LINK_TTL
+
+    def __repr__(self) -> str:  # single-use links stay out of reprs, and so out of logs and tracebacks
+        return f"ReviewLinks(approve={self.approve_url is not None}, expires_at={self.expires_at.isoformat()})"
+
+
+def _hours(span: timedelta) -> str:
+    hours = round(span.total_seconds() / 3600)
+    return f"{hours} hour{'s' if hours != 1 else ''}"
+
+
+def review_message(draft: Mapping[str, Any], purpose: str, links: ReviewLinks) -> dict[str, Any]:
+    """The Block Kit message asking a person to act on a stored draft (``store.get_draft``): what it is, for whom,
+    how much, its lines, why it needs review, and link buttons (approve, when allowed, and open) into the desk."""
+    if purpose not in REVIEW_PURPOSES:
+        raise ValueError(f"review purpose {purpose!r} must be one of {', '.join(REVIEW_PURPOSES)}")
+    draft_id = draft["id"]
+    buyer = _slack_escape(_cut(str(draft.get("buyer_company") or f"RFQ {draft.get('rfq_id')}"), 200))
+    total = draft.get("total")
+    total_text = f"{draft.get('currency') or ''} {total}".strip() if total is not None else "no priced lines"
+    ready = links.approve_url is not None
+    status = "ready to approve" if ready else "needs review"
+    if purpose == "new_draft":
+        header = f"New quote draft #{draft_id}: {status}"
+        fallback = f"New quote draft #{draft_id} for {buyer} ({_slack_escape(total_text)}): {status}."
+    elif purpose == "reminder":
+        header = f"Reminder: quote draft #{draft_id} has waited 24 hours"
+        fallback = (
+            f"Reminder: quote draft #{draft_id} for {buyer} ({_slack_escape(total_text)}) has waited 24 hours for a "
+            "decision."
+        )
+    else:
+        header = f"Escalated to the sales lead: quote draft #{draft_id} has waited 48 hours"
+        fallback = (
+            f"ESCALATION to the sales lead: quote draft #{draft_id} for {buyer} ({_slack_escape(total_text)}) has "
+            "waited 48 hours for a decision."
+        )
+    fields = [
+        f"*Draft*\n#{draft_id} ({status})",
+        f"*Buyer*\n{buyer}",
+        f"*Total*\n{_slack_escape(total_text)}",
+        f"*RFQ*\n{_slack_escape(_cut(str(draft.get('rfq_id')), 200))}",
+    ]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": header[:150]}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": text} for text in fields]},
+    ]
+    lines = line_summaries(draft.get("body") or {})
+    if lines:
+        shown = [f"• {_slack_escape(_cut(line, 200))}" for line in lines[:SLACK_MAX_LINES]]
+        if len(lines) > SLACK_MAX_LINES:
+            shown.append(f"…and {len(lines) - SLACK_MAX_LINES} more")
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut("\n".join(shown), 2900)}})
+    reasons = review_reasons(draft)
+    if reasons:
+        why = "\n".join(f"• {_slack_escape(reason)}" for reason in reasons[:SLACK_MAX_LINES])
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(f"*Needs review:*\n{why}", 2900)}})
+    buttons: list[dict[str, Any]] = []
+    if links.approve_url is not None:
+        buttons.append(
+            {
+                "type": "button",
+                "action_id": "approve",
+                "text": {"type": "plain_text", "text": "Approve"},
+                "style": "primary",
+                "url": links.approve_url,
+            }
+        )
+    buttons.append(
+        {
+            "type": "button",
+            "action_id": "open",
+            "text": {"type": "plain_text", "text": "Open in the desk"},
+            "url": links.open_url,
+        }
+    )
+    blocks.append({"type": "actions", "block_id": f"draft-{draft_id}", "elements": buttons})
+    expires = links.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    validity = (
+        f"Each button works once and is valid for {_hours(links.valid_for)} (until {expires}); the desk asks you to "
+        "sign in."
+    )
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": validity}]})
+    return {"text": fallback, "blocks": blocks}
+
+
+def post_review(
+    conn: psycopg.Connection,
+    settings: Settings,
+    slack: SlackWebhook,
+    draft: Mapping[str, Any],
+    purpose: str,
+    *,
+    now: datetime,
+    ttl: timedelta = LINK_TTL,
+) -> DispatchResult:
+    """Mint the draft's desk links, commit them, and post :func:`review_message` once.
+
+    The token rows are committed before the post, so a button works as soon as the message shows. A failed post
+    leaves them unused until they expire. Reports failures (minting included) in the result, never raises for them.
+    """
+    from rfq_pipeline.desk.links import mint_link
+
+    draft_id = int(draft["id"])
+    try:
+        open_url = mint_link(conn, settings, draft_id, "open", purpose, now=now, ttl=ttl)
+        approve_url = (
+            mint_link(conn, settings, draft_id, "approve", purpose, now=now, ttl=ttl)
+            if ready_to_approve(draft)
+            else None
+        )
+        conn.commit()
+    except Exception as error:  # a database or key-file problem: reported like a failed post, never raised
+        conn.rollback()
+        detail = _redact(f"links not minted: {type(error).__name__}: {error}", (settings.desk_secret_key,))
+        return DispatchResult(slack.name, False, None, detail)
+    links = ReviewLinks(open_url, approve_url, now + ttl, ttl)
+    return slack.post(review_message(draft, purpose, links))
+
+
+def post_new_drafts(
+    conn: psycopg.Connection, settings: Settings, slack: SlackWebhook, draft_ids: Iterable[int], *, now: datetime
+) -> dict[int, DispatchResult]:
+    """One ``new_draft`` review message per draft, in order; the result of each (a failed post is not retried: the
+    24 h reminder brings the draft up again)."""
+    from rfq_pipeline.quotes.store import get_draft
+
+    results: dict[int, DispatchResult] = {}
+    for draft_id in draft_ids:
+        row = get_draft(conn, draft_id)
+        if row is None:
+            continue
+        results[draft_id] = result = post_review(conn, settings, slack, row, "new_draft", now=now)
+        if not result.delivered:
+            log.warning("quote draft %s: new-draft message not delivered: %s", draft_id, result.detail)
+    return results
 
 
 # --- HubSpot -------------------------------------------------------------------------------------------------------

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rfq_pipeline.ai.labels import RfqText
-from rfq_pipeline.quotes.catalog import Catalog, FxRates
+from rfq_pipeline.quotes.catalog import Catalog, CatalogItem, FxRates
 from rfq_pipeline.quotes.composer import ComposeInput, Composer, ComposeResult, compose_with_guardrails
 from rfq_pipeline.quotes.matching import MATCH_THRESHOLD, LineItem, SkuMatch, extract_line_items, match_sku
 from rfq_pipeline.quotes.pricing import PricedLine, grand_total, price_line
+
+if TYPE_CHECKING:
+    from rfq_pipeline.quotes.clarify import QuestionComposer
 
 COUNTRY_CURRENCY = {
     "united arab emirates": "AED", "uae": "AED", "saudi arabia": "SAR", "ksa": "SAR", "south korea": "KRW",
@@ -35,6 +38,20 @@ class DraftLine:
     match: SkuMatch | None
     priced: PricedLine | None
     flags: tuple[str, ...]
+    product: CatalogItem | None = None  # the matched SKU's catalog row, priced or not
+
+
+@dataclass(frozen=True)
+class Clarification:
+    """Why a draft cannot be priced as asked, and the question prepared for the buyer."""
+
+    reasons: tuple[str, ...]
+    question: str
+    source: str  # "template" or "composer"
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``body["clarification"]`` entry."""
+        return {"reasons": list(self.reasons), "question": self.question, "source": self.source}
 
 
 @dataclass(frozen=True)
@@ -45,6 +62,7 @@ class QuoteDraft:
     fx_as_of: str
     lines: list[DraftLine]
     composed: ComposeResult
+    clarification: Clarification | None = None
 
     @property
     def priced_lines(self) -> list[PricedLine]:
@@ -56,7 +74,7 @@ class QuoteDraft:
 
     @property
     def needs_review(self) -> bool:
-        return not self.composed.passed or any(line.flags for line in self.lines)
+        return not self.composed.passed or any(line.flags for line in self.lines) or self.clarification is not None
 
     def as_json(self) -> dict[str, Any]:
         def money(value: Decimal | None) -> str | None:
@@ -73,26 +91,13 @@ class QuoteDraft:
                 if line.match is None
                 else {"sku": line.match.sku, "confidence": line.match.confidence, "matched_on": line.match.matched_on},
             }
+            if line.product is not None:
+                # Name, unit and MOQ of a matched SKU even when the line has no price, for the clarifying question.
+                entry["product"] = product_json(line.product)
             if line.priced is not None:
-                p = line.priced
-                entry.update(
-                    sku=p.sku,
-                    name=p.name,
-                    quantity=p.quantity,
-                    unit=p.unit,
-                    unit_price=money(p.unit_price),
-                    total=money(p.total),
-                    currency=p.currency,
-                    discount_requested_pct=str(p.discount_requested_pct),
-                    discount_applied_pct=str(p.discount_applied_pct),
-                    citation=p.citation,
-                    stages=[
-                        {"name": s.name, "unit_price": str(s.unit_price), "currency": s.currency, "detail": s.detail}
-                        for s in p.stages
-                    ],
-                )
+                entry.update(priced_json(line.priced))
             lines.append(entry)
-        return {
+        body: dict[str, Any] = {
             "rfq_id": self.rfq_id,
             "currency": self.currency,
             "incoterm": self.incoterm,
@@ -110,6 +115,34 @@ class QuoteDraft:
                 for a in self.composed.attempts
             ],
         }
+        if self.clarification is not None:
+            body["clarification"] = self.clarification.as_json()
+        return body
+
+
+def priced_json(priced: PricedLine) -> dict[str, Any]:
+    """The priced fields of a body line: SKU, quantity, prices as strings, discount, citation and every stage."""
+    return {
+        "sku": priced.sku,
+        "name": priced.name,
+        "quantity": priced.quantity,
+        "unit": priced.unit,
+        "unit_price": None if priced.unit_price is None else str(priced.unit_price),
+        "total": None if priced.total is None else str(priced.total),
+        "currency": priced.currency,
+        "discount_requested_pct": str(priced.discount_requested_pct),
+        "discount_applied_pct": str(priced.discount_applied_pct),
+        "citation": priced.citation,
+        "stages": [
+            {"name": s.name, "unit_price": str(s.unit_price), "currency": s.currency, "detail": s.detail}
+            for s in priced.stages
+        ],
+    }
+
+
+def product_json(item: CatalogItem) -> dict[str, Any]:
+    """What a body line keeps of its catalog row besides the price."""
+    return {"sku": item.sku, "name": item.name, "unit": item.unit, "moq": item.moq}
 
 
 def _best_match(phrase: str, catalog: Catalog) -> SkuMatch | None:
@@ -168,7 +201,13 @@ def draft_quote(
     incoterm: str = "FOB",
     currency: str | None = None,
     composer: Composer | None = None,
+    question_composer: QuestionComposer | None = None,
 ) -> QuoteDraft:
+    """Draft a quote for ``rfq``; a draft that cannot be priced as asked carries the reasons and the question to send
+    the buyer (``clarification``), worded by ``question_composer`` when given and its text passes the guardrails."""
+    # Imported here: the question composer module loads the Claude client, which plain drafting does not need.
+    from rfq_pipeline.quotes.clarify import clarification_reasons, compose_question
+
     code = (currency or currency_for(rfq.country)).upper()
     lines: list[DraftLine] = []
     items = _requested_items(rfq)
@@ -183,11 +222,11 @@ def draft_quote(
         if best is None:
             lines.append(DraftLine(item, None, None, ("unmatched",)))
             continue
-        if item.quantity is None:
-            lines.append(DraftLine(item, best, None, ("no_quantity",)))
-            continue
         catalog_item = catalog.lookup(best.sku)
         assert catalog_item is not None  # match_sku only returns catalog SKUs
+        if item.quantity is None:
+            lines.append(DraftLine(item, best, None, ("no_quantity",), catalog_item))
+            continue
         priced = price_line(
             catalog_item,
             item.quantity,
@@ -196,7 +235,7 @@ def draft_quote(
             incoterm=incoterm,
             currency=code,
         )
-        lines.append(DraftLine(item, best, priced, priced.flags))
+        lines.append(DraftLine(item, best, priced, priced.flags, catalog_item))
     lines = _one_line_per_request(lines)
     compose_input = ComposeInput(
         rfq_id=rfq.id,
@@ -210,4 +249,11 @@ def draft_quote(
         unmatched=[line.item.phrase for line in lines if line.match is None],
     )
     composed = compose_with_guardrails(compose_input, composer=composer)
-    return QuoteDraft(rfq.id, code, incoterm.upper(), rates.as_of.isoformat(), lines, composed)
+    draft = QuoteDraft(rfq.id, code, incoterm.upper(), rates.as_of.isoformat(), lines, composed)
+    body = draft.as_json()
+    reasons = clarification_reasons(body, rfq)
+    if not reasons:
+        return draft
+    row = {"body": body, "title": rfq.title, "description": rfq.description}
+    question, source = compose_question(row, reasons, composer=question_composer)
+    return replace(draft, clarification=Clarification(tuple(reasons), question, source))

@@ -1,7 +1,10 @@
-"""The quote tables: the loaded catalog, one draft per cluster, its state history, and its dispatches.
+"""The quote tables: the loaded catalog, one draft per cluster, its versions, its state history, and its dispatches.
 
 State changes go through :func:`rfq_pipeline.quotes.states.transition` under a row lock, so two reviewers acting on
-one draft at once cannot both win, and every change leaves an event row.
+one draft at once cannot both win, and every change leaves an event row (action ``state``). Actions that do not
+change the state (an edit's content, a reply that came back) are events too, with their own action, the version they
+concern and what they carried. ``quote_drafts.body`` is always the body of ``quote_drafts.version``; every version is
+kept in ``quote_draft_versions``.
 """
 
 from __future__ import annotations
@@ -71,9 +74,9 @@ RETURNING id
 SELECT_DRAFT = """
 SELECT q.id, q.cluster_id, q.rfq_id, q.buyer_id, q.state, q.currency, q.incoterm, q.total, q.needs_review,
        q.guardrails_passed, q.cover_source, q.catalog_version, q.fx_as_of, q.body, q.pdf_uri, q.ready_at,
-       q.state_changed_at, q.notified, q.created_at, q.updated_at, q.run_id,
-       b.company AS buyer_company, b.email AS buyer_email, b.risk_level, b.risk_score
-FROM quote_drafts q LEFT JOIN buyers b ON b.id = q.buyer_id
+       q.state_changed_at, q.notified, q.created_at, q.updated_at, q.run_id, q.version, q.first_sent_at,
+       b.company AS buyer_company, b.email AS buyer_email, b.risk_level, b.risk_score, r.title AS rfq_title
+FROM quote_drafts q LEFT JOIN buyers b ON b.id = q.buyer_id JOIN rfqs r ON r.id = q.rfq_id
 WHERE q.id = %(id)s
 """
 
@@ -90,7 +93,10 @@ ORDER BY q.id
 """
 
 LOCK_DRAFT = "SELECT id, state, ready_at, notified FROM quote_drafts WHERE id = %(id)s FOR UPDATE"
-SELECT_EVENTS = "SELECT from_state, to_state, at FROM quote_draft_events WHERE draft_id = %(id)s ORDER BY at, id"
+# The state history only: an action that left the state as it was is no move.
+SELECT_EVENTS = """
+SELECT from_state, to_state, at FROM quote_draft_events WHERE draft_id = %(id)s AND action = 'state' ORDER BY at, id
+"""
 UPDATE_STATE = """
 UPDATE quote_drafts SET state = %(state)s, state_changed_at = %(at)s, updated_at = now() WHERE id = %(id)s
 """
@@ -98,11 +104,37 @@ INSERT_EVENT = """
 INSERT INTO quote_draft_events (draft_id, from_state, to_state, actor, note, at)
 VALUES (%(id)s, %(from_state)s, %(to_state)s, %(actor)s, %(note)s, %(at)s)
 """
+# A draft someone moved since it became ready gets no follow-up; opening it from a link, or the move that queued it
+# again after the buyer's answer (at ready_at), is not such a move.
 SELECT_WAITING = """
-SELECT q.id, q.state, q.ready_at, q.notified, EXISTS (SELECT 1 FROM quote_draft_events e WHERE e.draft_id = q.id)
+SELECT q.id, q.state, q.ready_at, q.notified,
+       EXISTS (SELECT 1 FROM quote_draft_events e WHERE e.draft_id = q.id AND e.action = 'state' AND e.at > q.ready_at)
 FROM quote_drafts q
 WHERE q.state = 'queued' AND q.ready_at <= %(now)s
 ORDER BY q.id
+"""
+INSERT_ACTION = """
+INSERT INTO quote_draft_events (draft_id, from_state, to_state, actor, note, at, action, version, detail)
+SELECT id, state, state, %(actor)s, %(note)s, %(at)s, %(action)s, %(version)s, %(detail)s
+FROM quote_drafts WHERE id = %(id)s
+"""
+INSERT_VERSION = """
+INSERT INTO quote_draft_versions (draft_id, version, reason, body, total, needs_review, guardrails_passed, pdf_uri,
+                                  actor, created_at)
+VALUES (%(id)s, %(version)s, %(reason)s, %(body)s, %(total)s, %(needs_review)s, %(guardrails_passed)s, %(pdf_uri)s,
+        %(actor)s, %(at)s)
+"""
+# The draft row follows its newest version; the PDF of the version before is no longer the draft's.
+SET_CURRENT_VERSION = """
+UPDATE quote_drafts
+SET version = %(version)s, body = %(body)s, total = %(total)s, needs_review = %(needs_review)s,
+    guardrails_passed = %(guardrails_passed)s, catalog_version = %(catalog_version)s, fx_as_of = %(fx_as_of)s,
+    pdf_uri = %(pdf_uri)s, updated_at = %(at)s
+WHERE id = %(id)s
+"""
+SELECT_VERSIONS = """
+SELECT version, reason, actor, created_at, total, needs_review, guardrails_passed, pdf_uri, body
+FROM quote_draft_versions WHERE draft_id = %(id)s ORDER BY version DESC
 """
 SELECT_OPEN_DRAFTS = """
 SELECT id FROM quote_drafts WHERE state IN ('queued', 'edited', 'approved', 'sent') ORDER BY id
@@ -193,7 +225,8 @@ def save_draft(
     now: datetime,
     run_id: str | None = None,
 ) -> int | None:
-    """Insert the cluster's draft; ``None`` when it already has one (a person may be working on it)."""
+    """Insert the cluster's draft and its version 1 (``drafted`` by ``drafter``); ``None`` when the cluster already
+    has a draft (a person may be working on it). Runs in the caller's transaction."""
     body = draft.as_json()
     body["catalog_version"] = catalog_version
     row = conn.execute(
@@ -215,12 +248,102 @@ def save_draft(
             "run_id": run_id,
         },
     ).fetchone()
-    return None if row is None else int(row[0])
+    if row is None:
+        return None
+    draft_id = int(row[0])
+    insert_version(
+        conn,
+        draft_id,
+        1,
+        reason="drafted",
+        actor="drafter",
+        body=body,
+        total=draft.total,
+        needs_review=draft.needs_review,
+        guardrails_passed=draft.composed.passed,
+        at=now,
+    )
+    return draft_id
+
+
+def insert_version(
+    conn: psycopg.Connection,
+    draft_id: int,
+    version: int,
+    *,
+    reason: str,
+    actor: str,
+    body: Mapping[str, Any],
+    total: Decimal | None,
+    needs_review: bool,
+    guardrails_passed: bool,
+    at: datetime,
+    pdf_uri: str | None = None,
+) -> None:
+    """Keep one version of a draft's body (``drafted``, ``edited`` or ``buyer_reply``)."""
+    conn.execute(
+        INSERT_VERSION,
+        {
+            "id": draft_id,
+            "version": version,
+            "reason": reason,
+            "body": Jsonb(dict(body)),
+            "total": total,
+            "needs_review": needs_review,
+            "guardrails_passed": guardrails_passed,
+            "pdf_uri": pdf_uri,
+            "actor": actor,
+            "at": at,
+        },
+    )
+
+
+def set_current_version(
+    conn: psycopg.Connection,
+    draft_id: int,
+    version: int,
+    *,
+    body: Mapping[str, Any],
+    total: Decimal | None,
+    needs_review: bool,
+    guardrails_passed: bool,
+    catalog_version: str,
+    fx_as_of: str,
+    pdf_uri: str | None,
+    at: datetime,
+) -> None:
+    """Make ``version`` the draft's current one: its body and the columns read from it."""
+    conn.execute(
+        SET_CURRENT_VERSION,
+        {
+            "id": draft_id,
+            "version": version,
+            "body": Jsonb(dict(body)),
+            "total": total,
+            "needs_review": needs_review,
+            "guardrails_passed": guardrails_passed,
+            "catalog_version": catalog_version,
+            "fx_as_of": fx_as_of,
+            "pdf_uri": pdf_uri,
+            "at": at,
+        },
+    )
+
+
+def draft_versions(conn: psycopg.Connection, draft_id: int) -> list[dict[str, Any]]:
+    """Every version of a draft, newest first."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(SELECT_VERSIONS, {"id": draft_id}).fetchall()
 
 
 def set_pdf(conn: psycopg.Connection, draft_id: int, uri: str) -> None:
-    """Record where the draft's PDF is."""
+    """Record where the draft's PDF is, on the draft and on its current version."""
     conn.execute("UPDATE quote_drafts SET pdf_uri = %s, updated_at = now() WHERE id = %s", (uri, draft_id))
+    conn.execute(
+        "UPDATE quote_draft_versions v SET pdf_uri = %s FROM quote_drafts q "
+        "WHERE q.id = %s AND v.draft_id = q.id AND v.version = q.version",
+        (uri, draft_id),
+    )
 
 
 def get_draft(conn: psycopg.Connection, draft_id: int) -> dict[str, Any] | None:
@@ -236,12 +359,38 @@ def drafts_between(conn: psycopg.Connection, start: datetime, end: datetime) -> 
 
 
 def draft_events(conn: psycopg.Connection, draft_id: int) -> list[dict[str, Any]]:
-    """The state history of a draft, oldest first."""
+    """The history of a draft, oldest first: state changes (action ``state``) and other actions, each with the
+    version it concerns and what it carried (``detail``)."""
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            "SELECT from_state, to_state, actor, note, at FROM quote_draft_events WHERE draft_id = %s ORDER BY at, id",
+            "SELECT from_state, to_state, actor, note, at, action, version, detail FROM quote_draft_events "
+            "WHERE draft_id = %s ORDER BY at, id",
             (draft_id,),
         ).fetchall()
+
+
+def record_action(
+    conn: psycopg.Connection,
+    draft_id: int,
+    action: str,
+    *,
+    actor: str,
+    at: datetime,
+    version: int | None,
+    detail: Mapping[str, Any] | None = None,
+    note: str = "",
+) -> None:
+    """Record an action on a draft that is not a state change (from and to state are the current state). Runs in
+    the caller's transaction; raises :class:`DraftNotFound` for an unknown draft."""
+    if action == "state":
+        raise ValueError("state changes are recorded by change_state")
+    cur = conn.execute(
+        INSERT_ACTION,
+        {"id": draft_id, "actor": actor, "note": note, "at": at, "action": action, "version": version,
+         "detail": Jsonb(dict(detail or {}))},
+    )  # fmt: skip
+    if cur.rowcount != 1:
+        raise DraftNotFound(f"no quote draft {draft_id}")
 
 
 class DraftNotFound(LookupError):
@@ -348,13 +497,17 @@ __all__ = [
     "change_state",
     "clusters_to_quote",
     "draft_events",
+    "draft_versions",
     "drafts_between",
     "due_followups",
     "expire_stale",
     "get_draft",
+    "insert_version",
     "load_catalog_rows",
     "mark_notified",
+    "record_action",
     "record_dispatches",
     "save_draft",
+    "set_current_version",
     "set_pdf",
 ]

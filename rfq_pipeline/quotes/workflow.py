@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -22,13 +22,25 @@ from rfq_pipeline.quotes.draft import QuoteDraft, draft_quote
 from rfq_pipeline.quotes.states import InvalidTransition
 from rfq_pipeline.store.object_store import ObjectStore
 
+if TYPE_CHECKING:
+    from rfq_pipeline.quotes.clarify import QuestionComposer
+
 log = logging.getLogger(__name__)
 DEFAULT_VALIDITY = timedelta(days=14)
 
 
 def pdf_key(draft_id: int, kind: str) -> str:
-    """Where a draft's PDF lives in the ``quote_pdfs`` store: ``draft`` (preview) or ``approved``."""
+    """Where a draft's PDF lives in the ``quote_pdfs`` store: ``draft`` (preview of version 1), ``v2``, ``v3``, ...
+    (preview of a later version) or ``approved``."""
     return f"quotes/{draft_id}/quote-{draft_id}-{kind}.pdf"
+
+
+def configured_rates() -> FxRates:
+    """The FX rates the ``quotes/drafts`` asset prices with: the table at ``RFQ_FX_RATES_PATH`` (or the bundled one)."""
+    from rfq_pipeline.quotes.catalog import load_rates
+    from rfq_pipeline.settings import Settings
+
+    return load_rates(Settings.from_env().fx_rates_path)
 
 
 def rfq_text(row: dict[str, Any]) -> RfqText:
@@ -71,8 +83,12 @@ def draft_partition(
     composer: Composer | None = None,
     run_id: str | None = None,
     catalog: tuple[Catalog, str] | None = None,
+    question_composer: QuestionComposer | None = None,
 ) -> DraftRun:
     """Draft every enriched cluster of ``[start, end)`` without a draft, render each draft's preview PDF.
+
+    A draft that cannot be priced as asked carries its clarifying question (``body["clarification"]``), worded by
+    ``question_composer`` when given (its text is kept only when it passes the question guardrails).
 
     Each draft commits on its own (the connection must not be in autocommit mode), so a failure half-way keeps the
     drafts already made and a re-run picks up the rest (``quote_drafts`` is unique per cluster).
@@ -80,7 +96,9 @@ def draft_partition(
     loaded, version = catalog or store.active_catalog(conn)
     result = DraftRun()
     for row in store.clusters_to_quote(conn, start, end):
-        draft = draft_quote(rfq_text(row), loaded, rates, incoterm=incoterm, composer=composer)
+        draft = draft_quote(
+            rfq_text(row), loaded, rates, incoterm=incoterm, composer=composer, question_composer=question_composer
+        )
         with conn.transaction():
             draft_id = store.save_draft(
                 conn,

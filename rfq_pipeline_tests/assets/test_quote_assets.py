@@ -142,6 +142,8 @@ def test_followup_sensor_reminds_through_the_quotes_webhook(env: str, monkeypatc
                 outcome = quote_followups_sensor(context)
         assert isinstance(outcome, dg.SkipReason)
         assert len(hook.received) == 1 and "Reminder: quote draft #1" in hook.received[0].json["text"]
+        (actions,) = [b for b in hook.received[0].json["blocks"] if b["type"] == "actions"]
+        assert [button["action_id"] for button in actions["elements"]] == ["approve", "open"]
     with psycopg.connect(env) as conn:
         assert conn.execute("SELECT notified FROM quote_drafts").fetchone() == (["reminder"],)
 

@@ -29,6 +29,7 @@ def test_daily_report_counts_and_charts_the_window(env: str, tmp_path: Path) -> 
     metadata = result.asset_materializations_for_node("reports__daily")[0].metadata
     # seeded: three alibaba RFQs, two relevant (one request and its repost), one duplicate, one draft
     assert metadata["rfqs"].value == 3 and metadata["drafts"].value == 1
+    assert metadata["quotes_sent"].value == 0 and "| 2025-07-13 | 0 |" in metadata["quotes_sent_per_day"].value
     assert metadata["relevant_share"].value == round(2 / 3, 4) and metadata["duplicate_rate"].value == round(1 / 3, 4)
     assert "| alibaba_rfq | 3 | 67% | 33% | 1 |" in metadata["by_source"].value
     chart = metadata["chart"].value

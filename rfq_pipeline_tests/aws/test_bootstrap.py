@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+
+import pytest
 
 from rfq_pipeline.aws import naming
 from rfq_pipeline.aws.bootstrap import CREATED, EXISTS, SKIPPED, UPDATED, bootstrap
@@ -175,9 +178,56 @@ def test_iam_policy_names_the_configured_resources(aws_env: Settings) -> None:
         "BootstrapBuckets",
         "BootstrapQueues",
         "BootstrapSes",
+        "BootstrapFeedbackTopic",
     }
     assert f"arn:aws:s3:::{BUCKETS['uploads']}/*" in by_sid["ObjectsReadWrite"]["Resource"]
     assert "arn:aws:sqs:us-east-1:*:rfq-pipeline-inbound-mail-dlq" in by_sid["Queues"]["Resource"]
+    assert "arn:aws:sqs:us-east-1:*:rfq-pipeline-ses-feedback" in by_sid["Queues"]["Resource"]
     assert "sqs:ReceiveMessage" in by_sid["Queues"]["Action"]
+    assert by_sid["BootstrapFeedbackTopic"]["Resource"] == ["arn:aws:sns:us-east-1:*:rfq-pipeline-ses-feedback"]
     runtime = iam_policy(aws_env, runtime_only=True)
     assert [s["Sid"] for s in runtime["Statement"]] == ["ObjectsReadWrite", "ObjectsList", "Queues"]
+
+    # With a sender, the runtime may send from it (and its domain), bootstrap may set the identity up.
+    sending = replace(aws_env, quote_from_address="quotes@acme.example")
+    by_sid = {s["Sid"]: s for s in iam_policy(sending)["Statement"]}
+    identities = [
+        "arn:aws:ses:us-east-1:*:identity/quotes@acme.example",
+        "arn:aws:ses:us-east-1:*:identity/acme.example",
+    ]
+    assert by_sid["SendMail"]["Action"] == ["ses:SendEmail", "ses:SendRawEmail"]
+    assert by_sid["SendMail"]["Resource"] == identities
+    assert by_sid["BootstrapSesIdentity"]["Resource"] == identities
+    assert "ses:SetIdentityNotificationTopic" in by_sid["BootstrapSesIdentity"]["Action"]
+    runtime = iam_policy(sending, runtime_only=True)
+    assert [s["Sid"] for s in runtime["Statement"]] == ["ObjectsReadWrite", "ObjectsList", "Queues", "SendMail"]
+
+
+def test_ses_feedback_is_wired_and_the_sender_identity_notifies_it(
+    aws_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RFQ_QUOTE_FROM", "quotes@acme.example")
+    settings = Settings.from_env()
+    report = bootstrap(settings)
+    sqs, sns, sesv2 = (boto3_client(s, settings) for s in ("sqs", "sns", "sesv2"))
+    topic = report.feedback_topic_arn
+    assert topic is not None and topic.endswith(":rfq-pipeline-ses-feedback")
+    assert report.status_of("sns topic", "rfq-pipeline-ses-feedback") == CREATED
+    assert report.status_of("ses identity", "quotes@acme.example") == CREATED
+    assert report.status_of("ses notifications", "quotes@acme.example -> rfq-pipeline-ses-feedback") == CREATED
+    assert report.status_of("ses notifications", "acme.example -> rfq-pipeline-ses-feedback") == CREATED
+    assert sesv2.get_email_identity(EmailIdentity="quotes@acme.example")["IdentityType"] == "EMAIL_ADDRESS"
+
+    queue = SqsQueue.resolve(sqs, settings, naming.SES_FEEDBACK)
+    assert queue.dead_letter_queue() is not None and queue.dead_letter_queue().name == "rfq-pipeline-ses-feedback-dlq"
+    [statement] = json.loads(queue.attributes()["Policy"])["Statement"]
+    assert statement["Principal"] == {"Service": "sns.amazonaws.com"} and statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": topic}}
+    [subscription] = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert (subscription["Protocol"], subscription["Endpoint"]) == ("sqs", queue.arn)
+
+    again = bootstrap(settings)
+    # moto does not report identity notification topics back, so only SES can say those are already set.
+    unchanged = [i for i in again.items if i.kind != "ses notifications"]
+    assert {i.status for i in unchanged} == {EXISTS}, [i.render() for i in unchanged if i.status != EXISTS]
+    assert len(sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]) == 1

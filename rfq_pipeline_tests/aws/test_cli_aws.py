@@ -26,9 +26,10 @@ def test_aws_bootstrap_prints_what_it_created_then_what_it_found(aws_env: Settin
     assert "created  sqs queue            rfq-pipeline-inbound-mail" in out
     assert "created  ses receipt rule     rfq-pipeline-inbound/store-raw-mime" in out
     assert "RFQ_S3_BUCKET_UPLOADS=t-uploads" in out
+    assert "note: RFQ_QUOTE_FROM is not set" in out
 
     code, again, _ = _run(capsys, "aws", "bootstrap")
-    lines = [line for line in again.splitlines() if line and not line.startswith(("environment", "  RFQ_"))]
+    lines = [line for line in again.splitlines() if line and not line.startswith(("environment", "  RFQ_", "note:"))]
     assert code == 0 and len(lines) == len([x for x in out.splitlines() if x.startswith("created")])
     assert all(line.startswith("exists ") for line in lines)
 

@@ -34,6 +34,29 @@ EXPECTED = {
         [(JULY, 4, 7.5, 11.1)],
     ),
     "win_rate_by_month.sql": (["month", "won", "lost", "win_rate"], [(JULY, 1, 1, 0.5)]),
+    "quote_outcomes.sql": (
+        [
+            "dimension",
+            "value",
+            "drafts",
+            "approved",
+            "sent",
+            "median_hours_to_first_quote",
+            "p90_hours_to_first_quote",
+            "approval_rate",
+            "won",
+            "lost",
+            "win_rate",
+        ],
+        # lotion (alibaba, sent 4 h after posting, won) and argan oil (tradekey, sent after 7 h, lost) were approved;
+        # the shampoo and face cream drafts still wait for review, so no approval rate counts them
+        [
+            ("source", "alibaba_rfq", 2, 1, 1, 4.0, 4.0, 1.0, 1, 0, 1.0),
+            ("source", "tradekey", 2, 1, 1, 7.0, 7.0, 1.0, 0, 1, 0.0),
+            ("industry", "beauty_personal_care", 4, 2, 2, 5.5, 6.7, 1.0, 1, 1, 0.5),
+            ("country", "United Arab Emirates", 4, 2, 2, 5.5, 6.7, 1.0, 1, 1, 0.5),
+        ],
+    ),
     "drafts_waiting_for_review_by_age.sql": (
         ["age", "drafts", "needs_review"],
         # the shampoo draft (queued, fully priced) and the face cream draft (edited, needs review), made on DAY

@@ -63,6 +63,11 @@ def test_sql_prints_an_aligned_table_csv_or_json(export_env: Seeded, capsys: pyt
     analyst = REPO_ROOT / "sql" / "analyst" / "win_rate_by_month.sql"
     assert main(["sql", "--file", str(analyst)]) == 0
     assert "0.5" in capsys.readouterr().out
+    outcomes = REPO_ROOT / "sql" / "analyst" / "quote_outcomes.sql"
+    assert main(["sql", "--file", str(outcomes), "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("dimension,value,drafts,approved,sent,median_hours_to_first_quote,")
+    assert "industry,beauty_personal_care,4,2,2,5.5,6.7,1.0,1,1,0.5" in lines
 
 
 def test_sql_errors(export_env: Seeded, tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -29,7 +29,7 @@ from rfq_pipeline.exports.writer import (
 from rfq_pipeline.settings import Settings
 from rfq_pipeline.store.object_store import LocalObjectStore
 from rfq_pipeline_tests.conftest import MIGRATIONS_DIR
-from rfq_pipeline_tests.exports.conftest import DAY, SALT, Seeded, SeedRfq, _insert_rfq
+from rfq_pipeline_tests.exports.conftest import DAY, NOW, SALT, Seeded, SeedRfq, _insert_rfq
 
 D = DAY.date()
 EXPECTED_ROWS = {
@@ -41,6 +41,7 @@ EXPECTED_ROWS = {
     "quote_drafts": 4,
     "quote_draft_events": 7,  # won: 3 moves, lost: 3, edited: 1
     "source_health": 2,
+    "quote_outcomes": 4,
 }
 
 
@@ -194,6 +195,71 @@ def test_contacts_are_empty_by_default_and_hashed_when_enabled(
     assert _rows(path, "FROM contacts SELECT DISTINCT role WHERE has_name ORDER BY 1") == [
         ("procurement manager",),
         ("purchasing manager",),
+    ]
+
+
+INSERT_CLARIFICATION_MAIL = """
+INSERT INTO outbound_emails (draft_id, version, kind, to_address, from_address, reply_to, subject, message_id, status,
+                             actor)
+VALUES (%s, %s, 'clarification', 'khalid@khalidbeauty.ae', 'quotes@seller.example', 'rfq@seller.example',
+        'Your RFQ: face cream', %s, %s, 'desk:rep@seller.example')
+"""
+
+
+def test_quote_outcomes_follow_each_draft_to_its_outcome(
+    seeded: Seeded, db: Database, exports_store: LocalObjectStore, options: ExportOptions, tmp_path: Path
+) -> None:
+    drafts = seeded.draft_ids
+    with psycopg.connect(seeded.url) as conn:
+        # The lotion quote was mailed at 12:30, before a person marked it sent at 13:00: the earlier time counts.
+        conn.execute(
+            "UPDATE quote_drafts SET first_sent_at = %s WHERE id = %s", (NOW + timedelta(minutes=30), drafts["lotion"])
+        )
+        # The cream draft asked the buyer twice (a mail and a marketplace reply; a failed mail does not count) and
+        # was redrafted from the answer; a non-state event repeating 'edited' is not a move.
+        cream = drafts["cream"]
+        conn.execute("UPDATE quote_drafts SET version = 2 WHERE id = %s", (cream,))
+        conn.execute(INSERT_CLARIFICATION_MAIL, (cream, 1, "m-1@seller.example", "sent"))
+        conn.execute(INSERT_CLARIFICATION_MAIL, (cream, 2, "m-2@seller.example", "failed"))
+        conn.execute(
+            "INSERT INTO marketplace_reply_tasks (draft_id, version, kind, source, body_text, status) "
+            "VALUES (%s, 2, 'clarification', 'tradekey', 'Which jar colour?', 'done')",
+            (cream,),
+        )
+        conn.execute(
+            "INSERT INTO quote_draft_events (draft_id, from_state, to_state, actor, action, at) "
+            "VALUES (%s, 'edited', 'edited', 'desk:rep@seller.example', 'clarification_sent', %s)",
+            (cream, NOW),
+        )
+    path = tmp_path / "analytics.duckdb"
+    _export(db, exports_store, options, path)
+
+    rows = _rows(
+        path,
+        "FROM quote_outcomes SELECT draft_id, source, industry, country_code, state, version_count, approved, sent, "
+        "outcome, time_to_first_quote_hours, clarifications_sent, approver_kind ORDER BY draft_id",
+    )
+    by_key = {key: rows[[r[0] for r in rows].index(draft_id)][1:] for key, draft_id in drafts.items()}
+    beauty = ("beauty_personal_care", "AE")
+    assert by_key == {
+        # posted 09:00, mailed 12:30
+        "lotion": ("alibaba_rfq", *beauty, "won", 1, True, True, "won", 3.5, 0, "cli"),
+        # posted 06:00, marked sent 13:00
+        "argan": ("tradekey", *beauty, "lost", 1, True, True, "lost", 7.0, 0, "cli"),
+        "shampoo": ("alibaba_rfq", *beauty, "queued", 1, False, False, None, None, 0, None),
+        "cream": ("tradekey", *beauty, "edited", 2, False, False, None, None, 2, None),
+    }
+    # The approver is hashed like the actor of the events, so the two tables join on it.
+    assert _rows(
+        path,
+        "FROM quote_outcomes o JOIN quote_draft_events e ON e.draft_id = o.draft_id AND e.to_state = 'approved' "
+        "SELECT count(*), count(*) FILTER (WHERE o.approver_sha256 = e.actor_sha256 AND o.approved_at = e.at)",
+    ) == [(2, 2)]
+    assert _rows(path, "FROM quote_outcomes SELECT DISTINCT approver_sha256 WHERE approved") == [
+        (pseudonym("cli:reviewer.jane", SALT.encode(), "name"),)
+    ]
+    assert _rows(path, "FROM quote_outcomes SELECT count(*) WHERE drafted_at IS NULL OR rfq_posted_at IS NULL") == [
+        (0,)
     ]
 
 

@@ -150,6 +150,30 @@ PINNED = {
         ("last_crawl_finished_at", "TIMESTAMP WITH TIME ZONE"),
         ("snapshot_at", "TIMESTAMP WITH TIME ZONE"),
     ],
+    # Added after version 1 as a new table: additive, the version stays.
+    "quote_outcomes": [
+        ("draft_id", "BIGINT"),
+        ("rfq_id", "BIGINT"),
+        ("source", "VARCHAR"),
+        ("industry", "VARCHAR"),
+        ("country_code", "VARCHAR"),
+        ("country_name", "VARCHAR"),
+        ("rfq_posted_at", "TIMESTAMP WITH TIME ZONE"),
+        ("drafted_at", "TIMESTAMP WITH TIME ZONE"),
+        ("first_sent_at", "TIMESTAMP WITH TIME ZONE"),
+        ("time_to_first_quote_hours", "DOUBLE"),
+        ("state", "VARCHAR"),
+        ("version_count", "BIGINT"),
+        ("approved", "BOOLEAN"),
+        ("approved_at", "TIMESTAMP WITH TIME ZONE"),
+        ("approver_kind", "VARCHAR"),
+        ("approver_sha256", "VARCHAR"),
+        ("sent", "BOOLEAN"),
+        ("outcome", "VARCHAR"),
+        ("total", "DOUBLE"),
+        ("currency", "VARCHAR"),
+        ("clarifications_sent", "BIGINT"),
+    ],
 }
 
 

@@ -1,0 +1,67 @@
+"""``rfq-pipeline desk ...``: serve the sales desk, add desk users."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+
+from rfq_pipeline.settings import Settings
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 3100
+
+
+def _migrated_url(settings: Settings) -> str:
+    from rfq_pipeline.db import migrations
+    from rfq_pipeline.db.database import resolve_database_url
+
+    url = resolve_database_url(settings)
+    migrations.migrate(url, settings.migrations_dir)
+    return url
+
+
+def serve_command(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, threads: int = 8) -> int:
+    """Serve the desk with waitress until interrupted (migrating the database first)."""
+    import waitress
+
+    from rfq_pipeline.db.database import Database
+    from rfq_pipeline.desk.app import create_app
+
+    settings = Settings.from_env()
+    with Database(_migrated_url(settings), min_size=1, max_size=threads) as db:
+        app = create_app(settings, db)
+        print(f"sales desk on http://{host}:{port} (links point to {settings.desk_url})", file=sys.stderr)
+        waitress.serve(app, host=host, port=port, threads=threads, ident="rfq-desk")
+    return 0
+
+
+def read_password(*, from_stdin: bool) -> str:
+    """The new user's password: one line of standard input for scripts, else typed twice without echo."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("password again: ") != first:
+        raise ValueError("the two passwords differ")
+    return first
+
+
+def add_user_command(email: str, role: str, *, password_stdin: bool) -> int:
+    """Add a desk user; the password never comes from the command line, where other users could read it."""
+    from rfq_pipeline.db.database import Database
+    from rfq_pipeline.desk.auth import UserError, add_user
+
+    settings = Settings.from_env()
+    try:
+        password = read_password(from_stdin=password_stdin)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    with Database(_migrated_url(settings), min_size=1, max_size=1) as db, db.connection() as conn:
+        try:
+            user = add_user(conn, email, role, password)
+        except UserError as error:
+            conn.rollback()
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    print(f"added {user.role} {user.email}")
+    return 0

@@ -1,0 +1,58 @@
+"""The whole way out on the local AWS (moto over HTTP, as ``make ui`` runs it): approve on the desk, the quote is
+e-mailed with its PDF through SES, and the dev outbox shows what SES recorded. Without a loopback AWS there is no
+outbox."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+
+from rfq_pipeline.db.database import Database
+from rfq_pipeline.desk.app import create_app, is_loopback_url
+from rfq_pipeline.devtools.local_aws import LOCAL_INTAKE_ADDRESS, LOCAL_QUOTE_FROM, local_aws
+from rfq_pipeline.settings import Settings
+from rfq_pipeline_tests.desk.conftest import REP, csrf, flashes, seed_draft, sign_in, state_of
+
+
+@pytest.fixture()
+def aws_app(settings: Settings, database: Database, users, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    # Set here so the test's environment is restored after it (local_aws only fills them in when unset).
+    monkeypatch.setenv("RFQ_QUOTE_FROM", LOCAL_QUOTE_FROM)
+    monkeypatch.setenv("RFQ_INTAKE_ADDRESS", LOCAL_INTAKE_ADDRESS)
+    with local_aws():
+        yield create_app(Settings.from_env(), database)
+
+
+def test_an_approved_quote_is_mailed_and_shows_in_the_outbox(aws_app: Flask, settings: Settings) -> None:
+    draft_id = seed_draft(settings, "mailed", email="buyer@oasis-beauty.example", email_status="valid")
+    client = aws_app.test_client()
+    assert sign_in(client).status_code == 302
+    assert 'id="nav-outbox"' in client.get("/").get_data(as_text=True)
+    token = csrf(client, f"/drafts/{draft_id}")
+    client.post(f"/drafts/{draft_id}/approve", data={"csrf_token": token, "version": "1"})
+    ok, errors = flashes(client, f"/drafts/{draft_id}")
+    assert errors == [] and ok == [f"draft {draft_id} approved", "quote mail sent to buyer@oasis-beauty.example: "
+                                   "e-mailed to buyer@oasis-beauty.example"]  # fmt: skip
+    assert state_of(settings, draft_id)[0] == "sent"  # a mailed quote is sent
+    page = html.unescape(client.get(f"/drafts/{draft_id}").get_data(as_text=True))
+    assert "buyer@oasis-beauty.example" in page and f"<td>{REP}</td>" in page and ">sent</td>" in page
+
+    outbox = html.unescape(client.get("/outbox").get_data(as_text=True))
+    assert "<dt>To</dt><dd>buyer@oasis-beauty.example</dd>" in outbox
+    assert f"<dt>Reply-To</dt><dd>{LOCAL_INTAKE_ADDRESS}</dd>" in outbox
+    assert "Shea body lotion 250ml" in outbox and "application/pdf" in outbox and "AED 7.94" in outbox
+
+
+def test_no_outbox_without_the_local_aws(rep) -> None:
+    assert rep.get("/outbox").status_code == 404
+    assert 'id="nav-outbox"' not in rep.get("/").get_data(as_text=True)
+
+
+def test_only_loopback_endpoints_count_as_local() -> None:
+    assert is_loopback_url("http://127.0.0.1:5000") and is_loopback_url("http://localhost:4566")
+    assert is_loopback_url("http://[::1]:4566")
+    assert not is_loopback_url("https://email.eu-west-1.amazonaws.com") and not is_loopback_url(None)
+    assert not is_loopback_url("http://127.0.0.1.evil.example")
