@@ -81,8 +81,9 @@ def _quotes_summary(conn: object, start: datetime, end: datetime) -> str:
         lines.append(
             f"  draft #{draft['id']}: {draft['title'][:50]!r} {draft['currency']} {draft['total']}"
             f" -> {draft['pdf_uri']}"
-            f"  (rfq-pipeline quote approve {draft['id']})"
         )
+    if drafts:
+        lines.append("  review and send them on the sales desk: `make ui`, then http://127.0.0.1:3100")
     return "\n".join(lines)
 
 

@@ -1,11 +1,11 @@
 """The ``catalog/products`` and ``quotes/drafts`` stages: thin wrappers over ``rfq_pipeline.quotes``."""
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
@@ -16,7 +16,7 @@ from rfq_pipeline.resources import HttpClientResource, ObjectStoreResource, Post
 from rfq_pipeline.settings import Settings
 
 if TYPE_CHECKING:
-    from rfq_pipeline.quotes.composer import ComposeInput, Composer
+    from rfq_pipeline.quotes.composer import Composer
 
 CATALOG_KEY = dg.AssetKey(["catalog", "products"])
 BUYERS_KEY = dg.AssetKey(["buyers", "enriched"])
@@ -120,8 +120,13 @@ def quotes_drafts(
     posts: dict[int, DispatchResult] = {}
     with ExitStack() as stack:
         composer: Composer | None = None
+        question_composer: Callable[..., str] | None = None
         if settings.quote_composer == "anthropic":
-            composer = _claude_composer(settings, stack, postgres, context.run.run_id)
+            from rfq_pipeline.quotes.clarify import ClaudeQuestionComposer
+            from rfq_pipeline.quotes.claude_composer import ClaudeComposer
+
+            composer = _claude_composer(settings, stack, postgres, context.run.run_id, ClaudeComposer)
+            question_composer = _claude_composer(settings, stack, postgres, context.run.run_id, ClaudeQuestionComposer)
         with postgres.db.connection() as conn:
             run = draft_partition(
                 conn,
@@ -132,6 +137,7 @@ def quotes_drafts(
                 now=now,
                 incoterm=settings.quote_incoterm,
                 composer=composer,
+                question_composer=question_composer,
                 run_id=context.run.run_id,
             )
             drafts = drafts_between(conn, window.start, window.end)
@@ -188,18 +194,20 @@ def quotes_drafts(
     )
 
 
-def _claude_composer(settings: Settings, stack: ExitStack, postgres: PostgresResource, run_id: str) -> "Composer":
-    """The Claude composer on its own ledger connection, committed after every call; closed with ``stack``."""
+def _claude_composer(
+    settings: Settings, stack: ExitStack, postgres: PostgresResource, run_id: str, kind: type[Any]
+) -> Callable[[Any], str]:
+    """A Claude composer (cover texts, or clarifying questions) on its own ledger connection, committed after every
+    call; closed with ``stack``."""
     from rfq_pipeline.ai.anthropic_batches import make_client
-    from rfq_pipeline.quotes.claude_composer import ClaudeComposer
 
     # compose_with_guardrails already tries three times, so the SDK's own retries are kept short.
     client = make_client(settings, max_retries=1, timeout_s=30.0)
     stack.callback(client.close)
     ledger = stack.enter_context(postgres.db.connection())
-    claude = ClaudeComposer.from_settings(settings, client, ledger, run_id=run_id)
+    claude = kind.from_settings(settings, client, ledger, run_id=run_id)
 
-    def compose(draft: "ComposeInput") -> str:
+    def compose(draft: Any) -> str:
         try:
             return claude(draft)
         finally:

@@ -35,6 +35,7 @@ from flask import (
     url_for,
 )
 from werkzeug.exceptions import HTTPException
+from werkzeug.utils import secure_filename
 
 from rfq_pipeline.db.database import Database, resolve_database_url
 from rfq_pipeline.desk import actions, auth, links, queries
@@ -558,7 +559,59 @@ def outbox() -> Any:
         return _message(404, "the outbox exists only with the local AWS")
     from rfq_pipeline.devtools.local_aws import sent_mail
 
-    return render_template("outbox.html", mails=sent_mail(endpoint))
+    return render_template("outbox.html", mails=sent_mail(endpoint), intake_address=_desk().settings.intake_address)
+
+
+def _local_mail(mail_id: str) -> dict[str, Any]:
+    """One message the local SES recorded; 404 without the local AWS or for an unknown id."""
+    endpoint = _desk().settings.aws_endpoint_url
+    if not is_loopback_url(endpoint):
+        abort(404, "the outbox exists only with the local AWS")
+    from rfq_pipeline.devtools.local_aws import sent_mail
+
+    found = next((m for m in sent_mail(endpoint) if m["id"] == mail_id and m.get("raw")), None)
+    if found is None:
+        abort(404, "no such mail in the local SES")
+    return found
+
+
+@bp.get("/outbox/<mail_id>/attachments/<int:position>")
+@signed_in
+def outbox_attachment(mail_id: str, position: int) -> Any:
+    """An attachment of a mail the local SES accepted, as the buyer would open it (the quote's PDF)."""
+    import email
+    import email.policy
+
+    message = email.message_from_string(_local_mail(mail_id)["raw"], policy=email.policy.default)
+    parts = list(message.iter_attachments())
+    if not 0 <= position < len(parts):
+        abort(404, "no such attachment")
+    part = parts[position]
+    name = part.get_filename() or f"attachment-{position}"
+    response = Response(part.get_payload(decode=True) or b"", mimetype=part.get_content_type())
+    response.headers["Content-Disposition"] = f"inline; filename=\"{secure_filename(name) or 'attachment'}\""
+    return response
+
+
+@bp.post("/outbox/<mail_id>/reply")
+@signed_in
+def outbox_reply(mail_id: str) -> Any:
+    """Answer a sent mail as its buyer would: the reply goes where SES's receipt rule puts inbound mail, so the real
+    intake (the inbound-mail queue and its sensor) takes it from there."""
+    from rfq_pipeline.devtools.local_aws import buyer_reply, deliver_raw_mail
+
+    mail = _local_mail(mail_id)
+    text = (request.form.get("text") or "").strip()
+    if not text:
+        flash("write the buyer's answer first", "error")
+        return redirect(url_for("desk.outbox"))
+    key = deliver_raw_mail(buyer_reply(mail, text), f"local-reply-{secrets.token_hex(6)}")
+    flash(
+        f"the buyer's answer is in the inbound bucket ({key}); the inbound_mail_sensor turns it into an intake run "
+        "(Dagster UI, Automation: start it if it is stopped), and the answer then shows on the draft",
+        "ok",
+    )
+    return redirect(url_for("desk.outbox"))
 
 
 # --- Errors and template helpers -----------------------------------------------------------------------------------

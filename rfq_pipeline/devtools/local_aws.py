@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -103,19 +104,41 @@ def local_aws(*, bootstrap: bool = True) -> Iterator[LocalAws]:
 
 def deliver_mail(paths: list[Path] | None = None) -> list[str]:
     """Write raw MIME files into the raw-MIME bucket under ``inbound/``, as SES's receipt rule does."""
+    chosen = paths if paths is not None else sorted(SAMPLE_MAIL_DIR.glob("*.eml"))
+    return [deliver_raw_mail(path.read_bytes(), path.stem) for path in chosen]
+
+
+def deliver_raw_mail(raw: bytes, name: str) -> str:
+    """Write one raw MIME message into the raw-MIME bucket as ``inbound/<name>``; returns the key."""
     from rfq_pipeline.aws.clients import boto3_client
     from rfq_pipeline.aws.naming import INBOUND_MAIL_PREFIX, bucket_name
     from rfq_pipeline.settings import Settings
 
     settings = Settings.from_env()
-    s3 = boto3_client("s3", settings)
-    bucket = bucket_name(settings, "raw_mime")
-    keys = []
-    for path in paths if paths is not None else sorted(SAMPLE_MAIL_DIR.glob("*.eml")):
-        key = f"{INBOUND_MAIL_PREFIX}{path.stem}"
-        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
-        keys.append(key)
-    return keys
+    key = f"{INBOUND_MAIL_PREFIX}{name}"
+    boto3_client("s3", settings).put_object(Bucket=bucket_name(settings, "raw_mime"), Key=key, Body=raw)
+    return key
+
+
+def buyer_reply(mail: dict[str, Any], text: str) -> bytes:
+    """The buyer's answer to a mail the local SES accepted (an entry of :func:`sent_mail`): from its recipient to its
+    Reply-To, in its thread, quoting nothing (mail clients' quoting is the MIME parser's business, tested there)."""
+    from email.message import EmailMessage
+    from email.utils import format_datetime, make_msgid
+
+    headers = mail["headers"]
+    reply = EmailMessage()
+    reply["From"] = headers["To"]
+    reply["To"] = headers.get("Reply-To") or headers["From"]
+    subject = headers.get("Subject") or ""
+    reply["Subject"] = subject if subject.lower().startswith("re:") else f"Re: {subject}"
+    reply["Date"] = format_datetime(datetime.now(UTC))
+    domain = str(headers["To"]).rpartition("@")[2].strip("> ") or "buyer.example"
+    reply["Message-ID"] = make_msgid(domain=domain)
+    reply["In-Reply-To"] = headers["Message-ID"]
+    reply["References"] = " ".join(part for part in (headers.get("References"), headers["Message-ID"]) if part)
+    reply.set_content(text)
+    return reply.as_bytes()
 
 
 def upload_documents(paths: list[Path] | None = None) -> list[str]:

@@ -278,9 +278,7 @@ class ClaudeQuestionComposer(ClaudeComposer):
     ``quote_clarify:<rfq id>:<attempt>:<run id>``), with the question prompt. The buyer's text is fenced as data.
     ``ClaudeQuestionComposer.from_settings(settings, client, conn)`` builds one as for cover texts."""
 
-    def call_id(self, rfq_id: str, attempt: int) -> str:
-        """The ledger key of one attempt; its own prefix, so a question never shares a cover text's row."""
-        return f"{QUESTION_STAGE}:{rfq_id}:{attempt}:{self.run_id or 'local'}"
+    stage = QUESTION_STAGE  # its own ledger stage and call-id prefix: a question never shares a cover text's row
 
     def request(self, draft: Any) -> dict[str, Any]:
         """The ``messages.create`` arguments for a :class:`QuestionInput`."""

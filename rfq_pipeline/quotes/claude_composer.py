@@ -70,6 +70,8 @@ class ClaudeComposer:
     those ids and is not counted twice; a new run is a new call and is billed.
     """
 
+    stage = STAGE  # the spend ledger's stage and the call ids' prefix
+
     def __init__(
         self,
         client: anthropic.Anthropic,
@@ -105,7 +107,7 @@ class ClaudeComposer:
 
     def call_id(self, rfq_id: str, attempt: int) -> str:
         """The ledger key of one attempt: stable per (RFQ, attempt, run)."""
-        return f"{STAGE}:{rfq_id}:{attempt}:{self.run_id or 'local'}"
+        return f"{self.stage}:{rfq_id}:{attempt}:{self.run_id or 'local'}"
 
     def request(self, draft: ComposeInput) -> dict[str, Any]:
         """The ``messages.create`` arguments for ``draft``."""
@@ -146,7 +148,7 @@ class ClaudeComposer:
             self.conn,
             call_id=self.call_id(draft.rfq_id, attempt),
             model=self.model,
-            stage=STAGE,
+            stage=self.stage,
             usage=usage,
             batch=False,
             provider=PROVIDER,

@@ -183,6 +183,7 @@ def test_a_rep_signs_in_edits_a_line_approves_and_the_buyer_gets_the_quote_and_a
     assert BUYER in driver.find_element(By.ID, "approve-form").text or BUYER in driver.page_source
     assert sent_mail() == []
     if SCREENSHOT:
+        driver.set_window_size(1280, 1700)  # the request, the buyer and the priced lines in one picture
         driver.save_screenshot(SCREENSHOT)
     driver.find_element(By.ID, "approve").click()
     _wait(driver, ".flash")

@@ -5,8 +5,10 @@ outbox."""
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 from flask import Flask
 
@@ -56,3 +58,35 @@ def test_only_loopback_endpoints_count_as_local() -> None:
     assert is_loopback_url("http://[::1]:4566")
     assert not is_loopback_url("https://email.eu-west-1.amazonaws.com") and not is_loopback_url(None)
     assert not is_loopback_url("http://127.0.0.1.evil.example")
+
+
+def test_the_outbox_opens_the_pdf_and_answers_as_the_buyer_through_the_intake(
+    aws_app: Flask, settings: Settings
+) -> None:
+    from rfq_pipeline.aws.clients import boto3_client
+    from rfq_pipeline.aws.naming import bucket_name
+    from rfq_pipeline.intake.mime import parse_email
+
+    draft_id = seed_draft(settings, "mailed", email="buyer@oasis-beauty.example", email_status="valid")
+    client = aws_app.test_client()
+    sign_in(client)
+    client.post(f"/drafts/{draft_id}/approve", data={"csrf_token": csrf(client, f"/drafts/{draft_id}"), "version": "1"})
+    page = client.get("/outbox").get_data(as_text=True)
+    (pdf_link,) = re.findall(r'href="(/outbox/[^"]+/attachments/0)"', page)
+    pdf = client.get(pdf_link)
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
+    assert client.get(pdf_link.replace("/0", "/7")).status_code == 404
+
+    reply_path = pdf_link.replace("/attachments/0", "/reply")
+    assert client.post(reply_path, data={"text": "We accept."}).status_code == 400  # no CSRF token: refused
+    client.post(reply_path, data={"csrf_token": csrf(client, "/outbox"), "text": "We accept, please invoice."})
+    s3 = boto3_client("s3", Settings.from_env())
+    bucket = bucket_name(Settings.from_env(), "raw_mime")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="inbound/local-reply-").get("Contents", [])]
+    assert len(keys) == 1
+    parsed = parse_email(s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read())
+    with psycopg.connect(str(settings.database_url)) as conn:
+        (ours,) = conn.execute("SELECT message_id FROM outbound_emails WHERE draft_id = %s", (draft_id,)).fetchone()
+    # Addressed like a real answer: from the buyer to the intake, in our quote's thread.
+    assert parsed.from_address == "buyer@oasis-beauty.example" and f"<{ours}>" in parsed.thread_keys
+    assert parsed.new_text == "We accept, please invoice." and parsed.subject.startswith("Re: ")
