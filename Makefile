@@ -30,7 +30,8 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 run: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/rfq-pipeline run
 
-## The Dagster UI (dagster dev) on the same embedded database, with the simulator standing in for the marketplaces.
+## The Dagster UI (dagster dev, port 3000) and the sales desk (port 3100) on the same embedded database, with the
+## simulator standing in for the marketplaces and a local AWS (moto) for S3, SQS and SES.
 ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/rfq-pipeline dev
 

@@ -20,7 +20,10 @@ _skipped: list[str] = []
 
 
 def _binary(name: str, env: str) -> str | None:
-    return os.environ.get(env) or shutil.which(name)
+    configured = os.environ.get(env)
+    if configured:
+        return configured if os.access(configured, os.X_OK) else None
+    return shutil.which(name)
 
 
 def browser_missing() -> str | None:
