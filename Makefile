@@ -35,10 +35,11 @@ run: install $(DAGSTER_HOME)/dagster.yaml
 ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/rfq-pipeline dev
 
-## Install with the dev extras, lint, and run the whole suite.
+## Install with the dev extras, lint, and run the whole suite (one worker per core; PYTEST_WORKERS=0 runs it serially).
+PYTEST_WORKERS ?= auto
 test: install-dev
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
 lint: install-dev
 	$(BIN)/ruff check .

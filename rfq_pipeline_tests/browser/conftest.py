@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 INSTALL_HINT = "apt-get install chromium chromium-driver (Debian's packages; .ci/run does this before the suite)"
-_skipped: list[str] = []
+SKIP_MARK = "browser test did not run"
 
 
 def _binary(name: str, env: str) -> str | None:
@@ -40,8 +40,7 @@ def chromium(tmp_path: Path) -> Iterator[object]:
     if reason:
         if os.environ.get("RFQ_REQUIRE_BROWSER") == "1":
             pytest.fail(f"the browser test must run here but {reason}: {INSTALL_HINT}")
-        _skipped.append(reason)
-        pytest.skip(f"browser test did not run: {reason}; install with {INSTALL_HINT}")
+        pytest.skip(f"{SKIP_MARK}: {reason}; install with {INSTALL_HINT}")
     # Selenium must not try to download a driver or a browser: these machines have no internet.
     os.environ.setdefault("SE_OFFLINE", "true")
     from selenium import webdriver
@@ -75,8 +74,16 @@ def chromium(tmp_path: Path) -> Iterator[object]:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say loudly that the browser tests did not run, and how to make them run."""
-    if _skipped:
+    """Say loudly that the browser tests did not run, and how to make them run.
+
+    Read from the skip reports rather than kept in this process: under pytest-xdist the tests run in workers and only
+    their reports reach the process that prints the summary.
+    """
+    skipped = [
+        str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        for report in terminalreporter.stats.get("skipped", [])
+    ]
+    reasons = [text for text in skipped if SKIP_MARK in text]
+    if reasons:
         terminalreporter.write_sep("!", "BROWSER TESTS DID NOT RUN", yellow=True, bold=True)
-        terminalreporter.write_line(f"{len(_skipped)} browser test(s) skipped: {_skipped[0]}.")
-        terminalreporter.write_line(f"Install the browser to run them: {INSTALL_HINT}.")
+        terminalreporter.write_line(f"{len(reasons)} browser test(s) skipped: {reasons[0]}")
