@@ -65,6 +65,7 @@ bench: install
 	$(BIN)/python -m rfq_pipeline.devtools.bench_dedup
 	$(BIN)/python -m rfq_pipeline.devtools.bench_queue
 	$(BIN)/python -m rfq_pipeline.devtools.bench_exports
+	$(BIN)/python -m rfq_pipeline.devtools.bench_desk
 
 ## The container image (Dockerfile): needs a Docker engine; IMAGE and IMAGE_TAG name it (CI passes the commit).
 IMAGE ?= rfq-pipeline

@@ -21,7 +21,7 @@ itself (the redrive policy set by bootstrap). :meth:`SqsQueue.list_dlq` shows th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
@@ -473,3 +473,21 @@ def created_objects(notification: S3Notification, buckets: Iterable[str] | None 
     """The ObjectCreated records, optionally only those in ``buckets``."""
     allowed = None if buckets is None else set(buckets)
     return [r for r in notification.records if r.created and (allowed is None or r.bucket in allowed)]
+
+
+def record_then_delete(queue: SqsQueue, message: SqsMessage, record: Callable[[], object]) -> str:
+    """Run ``record`` (the message's durable effect), then delete the message; returns what happened.
+
+    ``"recorded"``: done and deleted. ``"left_for_retry"``: ``record`` raised, so the message stays and SQS delivers it
+    again. ``"dead_lettered"``: it raised on the message's last allowed receive, so the message goes to the DLQ with
+    the error now, rather than silently by the redrive policy.
+    """
+    try:
+        record()
+    except Exception as exc:
+        if message.receive_count >= naming.MAX_RECEIVE_COUNT - 1:
+            queue.send_to_dlq(message, f"could not be recorded: {type(exc).__name__}: {exc}")
+            return "dead_lettered"
+        return "left_for_retry"
+    queue.delete(message)  # only now: its work is durably recorded
+    return "recorded"

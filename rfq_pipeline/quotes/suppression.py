@@ -259,7 +259,7 @@ def drain_feedback(
     goes to the DLQ with the reason. A message whose recording fails is left for SQS to redeliver, and dead-lettered
     with the error on its last allowed receive.
     """
-    from rfq_pipeline.aws.naming import MAX_RECEIVE_COUNT
+    from rfq_pipeline.aws.sqs import record_then_delete
 
     report = FeedbackReport()
     while report.received < max_messages:
@@ -275,20 +275,20 @@ def drain_feedback(
                 queue.send_to_dlq(message, f"not an SES notification: {exc}")
                 report.dead_lettered += 1
                 continue
-            try:
+            recorded: list[int] = []
+
+            def record(feedback: Feedback = feedback, recorded: list[int] = recorded) -> None:
                 with connect() as conn:
-                    new = record_suppressions(conn, feedback.suppressions)
-            except Exception as exc:
-                if message.receive_count >= MAX_RECEIVE_COUNT - 1:
-                    queue.send_to_dlq(message, f"could not be recorded: {type(exc).__name__}: {exc}")
-                    report.dead_lettered += 1
-                else:
-                    report.left_for_retry += 1
+                    recorded.append(record_suppressions(conn, feedback.suppressions))
+
+            outcome = record_then_delete(queue, message, record)
+            report.dead_lettered += outcome == "dead_lettered"
+            report.left_for_retry += outcome == "left_for_retry"
+            if outcome != "recorded":
                 continue
-            report.suppressed += new
-            report.already_suppressed += len(feedback.suppressions) - new
+            report.suppressed += recorded[0]
+            report.already_suppressed += len(feedback.suppressions) - recorded[0]
             if not feedback.suppressions:
                 report.ignored += 1
                 report.notes.append(feedback.note)
-            queue.delete(message)  # only now: the suppressions are committed
     return report

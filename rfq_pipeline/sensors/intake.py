@@ -10,6 +10,7 @@ recording keeps failing is left to SQS's redrive policy, and dead-lettered with 
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 
@@ -66,8 +67,7 @@ def drain_object_events(
     queue, postgres: PostgresResource, kind: str, bucket: str, prefix: str, report: TickReport
 ) -> None:
     """Record every created object of ``bucket``/``prefix`` announced on ``queue``; DLQ what is not an S3 event."""
-    from rfq_pipeline.aws.naming import MAX_RECEIVE_COUNT
-    from rfq_pipeline.aws.sqs import S3EventParseError, created_objects, parse_s3_notification
+    from rfq_pipeline.aws.sqs import S3EventParseError, created_objects, parse_s3_notification, record_then_delete
 
     tick = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")
     while report.received < MAX_MESSAGES_PER_TICK:
@@ -82,7 +82,8 @@ def drain_object_events(
                 queue.send_to_dlq(message, f"not an S3 event notification: {exc}")
                 report.dead_lettered += 1
                 continue
-            try:
+
+            def record(notification: Any = notification) -> None:
                 with postgres.db.connection() as conn:
                     for event in created_objects(notification, [bucket]):
                         if not event.key.startswith(prefix):
@@ -92,16 +93,10 @@ def drain_object_events(
                         new = store.record_request(conn, kind, ref.request_key, run_key, ref.as_payload())
                         report.recorded += new
                         report.duplicates += not new
-            except Exception as exc:
-                # Not recorded, so not deleted: SQS redelivers it. On its last allowed receive it goes to the DLQ
-                # with this error instead of silently by the redrive policy.
-                if message.receive_count >= MAX_RECEIVE_COUNT - 1:
-                    queue.send_to_dlq(message, f"could not be recorded: {type(exc).__name__}: {exc}")
-                    report.dead_lettered += 1
-                else:
-                    report.left_for_retry += 1
-                continue
-            queue.delete(message)  # only now: its work is durably recorded
+
+            outcome = record_then_delete(queue, message, record)
+            report.dead_lettered += outcome == "dead_lettered"
+            report.left_for_retry += outcome == "left_for_retry"
 
 
 def _run_requests(postgres: PostgresResource, kind: str, job_name: str) -> list[dg.RunRequest]:
