@@ -248,6 +248,7 @@ def _cmd_quote(args: argparse.Namespace) -> int:
         note=getattr(args, "note", ""),
         state=getattr(args, "state", None),
         resend=getattr(args, "all", False),
+        confirm_address=getattr(args, "confirm_address", False),
     )
 
 
@@ -439,6 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("approve", "approve a draft: render its PDF and dispatch it (Slack, HubSpot, CSV sheet)"),
         ("reject", "reject a draft"),
         ("dispatch", "send an approved draft again through the channels that failed (--all: every channel)"),
+        ("mail", "e-mail an approved draft's quote to the buyer through SES (once per version)"),
     ):
         cmd = quote_sub.add_parser(name, help=text)
         cmd.add_argument("id", type=int)
@@ -446,6 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--note", default="", help="why (kept in the state history)")
         if name == "dispatch":
             cmd.add_argument("--all", action="store_true", help="also the channels that already delivered it")
+        if name == "mail":
+            cmd.add_argument("--confirm-address", action="store_true", help="the unverified address is the buyer's")
     q_mark = quote_sub.add_parser("mark", help="move a draft to sent, won, lost or edited")
     q_mark.add_argument("id", type=int)
     q_mark.add_argument("state", choices=["sent", "won", "lost", "edited"])

@@ -127,6 +127,36 @@ def approve_draft(
     return outcome
 
 
+def send_quote(
+    conn: psycopg.Connection,
+    draft_id: int,
+    *,
+    user: DeskUser,
+    now: datetime,
+    settings: Settings,
+    pdf_store: ObjectStore,
+    confirm_unknown: bool,
+) -> Outcome:
+    """Send an approved draft's quote that did not go out at approval (SES refused it, mail was not configured yet,
+    the address waited for a confirmation). Sending is once per version, so a quote that went out is not sent again.
+    """
+    found = draft_risk(conn, draft_id)
+    if found is None:
+        raise Refused([f"there is no draft {draft_id}"])
+    if found[0] != "approved":
+        raise Refused([f"draft {draft_id} is {found[0]}: only an approved quote is sent"])
+    recipient = outbound.recipient_for(conn, draft_id)
+    if recipient.status == "needs_confirmation" and not confirm_unknown:
+        raise Refused(
+            [f"confirm that {recipient.address} belongs to the buyer before sending"], confirm_address=recipient.address
+        )
+    sent = outbound.send_draft_mail(conn, draft_id, kind="quote", actor=user.email, now=now, settings=settings,
+                                    pdf_store=pdf_store, confirm_unknown=confirm_unknown)  # fmt: skip
+    outcome = Outcome()
+    (outcome.notes if sent.status in DELIVERED else outcome.problems).append(_mail_text("quote", sent))
+    return outcome
+
+
 def reject_draft(conn: psycopg.Connection, draft_id: int, *, user: DeskUser, now: datetime, reason: str) -> Outcome:
     """Reject a draft; the reason is required and kept as the event's note."""
     text = reason.strip()

@@ -399,6 +399,25 @@ def approve(draft_id: int) -> Any:
     )
 
 
+@bp.post("/drafts/<int:draft_id>/send")
+@signed_in
+def send(draft_id: int) -> Any:
+    """Send the approved quote again after a send that did not go out (never twice for one version)."""
+    desk = _desk()
+    return _act(
+        draft_id,
+        lambda conn: actions.send_quote(
+            conn,
+            draft_id,
+            user=g.user,
+            now=_now(),
+            settings=desk.settings,
+            pdf_store=desk.pdf_store,
+            confirm_unknown=_confirmed(),
+        ),
+    )
+
+
 @bp.post("/drafts/<int:draft_id>/reject")
 @signed_in
 def reject(draft_id: int) -> Any:
@@ -589,7 +608,7 @@ def outbox_attachment(mail_id: str, position: int) -> Any:
     part = parts[position]
     name = part.get_filename() or f"attachment-{position}"
     response = Response(part.get_payload(decode=True) or b"", mimetype=part.get_content_type())
-    response.headers["Content-Disposition"] = f"inline; filename=\"{secure_filename(name) or 'attachment'}\""
+    response.headers["Content-Disposition"] = f'inline; filename="{secure_filename(name) or "attachment"}"'
     return response
 
 

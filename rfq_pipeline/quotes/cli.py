@@ -1,4 +1,4 @@
-"""``rfq-pipeline quote ...``: draft one RFQ from a JSON file, and act on stored drafts (approve, reject, mark)."""
+"""``rfq-pipeline quote ...``: draft one RFQ from a JSON file; act on stored drafts (approve, reject, mark, mail)."""
 
 from __future__ import annotations
 
@@ -83,9 +83,15 @@ def _json(value: Any) -> str:
 
 
 def action_command(
-    action: str, draft_id: int, *, note: str = "", state: str | None = None, resend: bool = False
+    action: str,
+    draft_id: int,
+    *,
+    note: str = "",
+    state: str | None = None,
+    resend: bool = False,
+    confirm_address: bool = False,
 ) -> int:
-    """Approve, reject, mark, dispatch or show a stored draft; prints the result as JSON."""
+    """Approve, reject, mark, dispatch, mail or show a stored draft; prints the result as JSON."""
     from rfq_pipeline.db.database import Database, resolve_database_url
     from rfq_pipeline.fetch.http_client import HttpClient
     from rfq_pipeline.quotes import store, workflow
@@ -108,6 +114,18 @@ def action_command(
                 print(_json({"draft_id": draft_id, "from": left, "state": target}))
                 return 0
             pdfs = object_store_for("quote_pdfs", settings)
+            if action == "mail":
+                from dataclasses import asdict
+
+                from rfq_pipeline.quotes import outbound
+
+                # The same send as the desk's: once per version, never to an invalid or suppressed address.
+                sent = outbound.send_draft_mail(
+                    conn, draft_id, kind="quote", actor=_actor(), now=now, settings=settings, pdf_store=pdfs,
+                    confirm_unknown=confirm_address,
+                )  # fmt: skip
+                print(_json({"draft_id": draft_id, **asdict(sent)}))
+                return 0 if sent.status in ("sent", "already_sent", "marketplace_task") else 2
             client = HttpClient.from_settings(settings)
             try:
                 dispatchers = dispatchers_from_settings(settings, client, object_store_for("exports", settings))

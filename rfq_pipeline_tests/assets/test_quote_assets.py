@@ -174,6 +174,9 @@ def test_quote_cli_drafts_a_json_rfq_and_acts_on_stored_drafts(
     assert approved["state"] == "approved" and approved["dispatches"][0]["delivered"]
     assert main(["quote", "approve", "1"]) == 2
     assert "cannot move a draft from 'approved' to 'approved'" in capsys.readouterr().err
+    assert main(["quote", "mail", "1"]) == 2  # no sender configured here: nothing is mailed, and it says why
+    mailed = json.loads(capsys.readouterr().out)
+    assert mailed["status"] == "not_configured" and "RFQ_QUOTE_FROM" in mailed["detail"]
     assert main(["quote", "mark", "1", "sent"]) == 0 and main(["quote", "mark", "1", "won"]) == 0
     assert main(["quote", "reject", "99"]) == 2
     assert "no quote draft 99" in capsys.readouterr().err

@@ -90,3 +90,41 @@ def test_the_outbox_opens_the_pdf_and_answers_as_the_buyer_through_the_intake(
     # Addressed like a real answer: from the buyer to the intake, in our quote's thread.
     assert parsed.from_address == "buyer@oasis-beauty.example" and f"<{ours}>" in parsed.thread_keys
     assert parsed.new_text == "We accept, please invoice." and parsed.subject.startswith("Re: ")
+
+
+def test_a_quote_that_did_not_go_out_at_approval_is_sent_from_the_desk_once(
+    aws_app: Flask, settings: Settings, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rfq_pipeline.devtools.local_aws import sent_mail
+
+    draft_id = seed_draft(settings, "late", email="buyer@oasis-beauty.example", email_status="unknown")
+    # Approved while outbound mail was not configured yet: the approval stands, nothing is mailed.
+    monkeypatch.delenv("RFQ_QUOTE_FROM")
+    unconfigured = create_app(Settings.from_env(), database).test_client()
+    sign_in(unconfigured)
+    unconfigured.post(f"/drafts/{draft_id}/approve", data={
+        "csrf_token": csrf(unconfigured, f"/drafts/{draft_id}"), "version": "1", "confirm_address": "1"})  # fmt: skip
+    assert state_of(settings, draft_id)[0] == "approved" and sent_mail() == []
+    monkeypatch.setenv("RFQ_QUOTE_FROM", LOCAL_QUOTE_FROM)
+
+    client = aws_app.test_client()
+    sign_in(client)
+    assert 'id="send-quote"' in client.get(f"/drafts/{draft_id}").get_data(as_text=True)
+    client.post(f"/drafts/{draft_id}/send", data={"csrf_token": csrf(client, f"/drafts/{draft_id}")})
+    ok, errors = flashes(client, f"/drafts/{draft_id}")
+    assert ok == [] and errors == ["confirm that buyer@oasis-beauty.example belongs to the buyer before sending"]
+    assert sent_mail() == [] and state_of(settings, draft_id)[0] == "approved"
+
+    token = csrf(client, f"/drafts/{draft_id}")
+    client.post(f"/drafts/{draft_id}/send", data={"csrf_token": token, "confirm_address": "1"})
+    ok, errors = flashes(client, f"/drafts/{draft_id}")
+    assert errors == [] and ok == [
+        "quote mail sent to buyer@oasis-beauty.example: e-mailed to buyer@oasis-beauty.example"
+    ]
+    assert state_of(settings, draft_id)[0] == "sent" and len(sent_mail()) == 1
+
+    client.post(
+        f"/drafts/{draft_id}/send", data={"csrf_token": csrf(client, f"/drafts/{draft_id}"), "confirm_address": "1"}
+    )
+    assert flashes(client, f"/drafts/{draft_id}")[1] == [f"draft {draft_id} is sent: only an approved quote is sent"]
+    assert len(sent_mail()) == 1
