@@ -196,7 +196,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     embedders = ["minilm-static", "minilm"] if args.compare_embedders else ["minilm-static"]
     for embedder in embedders:
-        print(evaluation.render(evaluation.evaluate(embedder=embedder), embedder))
+        print(evaluation.full_report(embedder))
     if not args.skip_dedup:
         from rfq_pipeline.dedup.evaluation import evaluate as evaluate_dedup
         from rfq_pipeline.dedup.pair_model import dev_set_report
