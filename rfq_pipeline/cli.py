@@ -252,6 +252,30 @@ def _cmd_quote(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_label(args: argparse.Namespace) -> int:
+    from rfq_pipeline.ai.corrections import LabelError, record_label
+    from rfq_pipeline.db import migrations
+    from rfq_pipeline.db.database import Database, resolve_database_url
+    from rfq_pipeline.quotes.cli import cli_actor
+
+    settings = Settings.from_env()
+    url = resolve_database_url(settings)
+    migrations.migrate(url, settings.migrations_dir)
+    relevant = None if args.relevant is None else args.relevant == "yes"
+    with Database(url, min_size=1, max_size=1) as db, db.connection() as conn:
+        try:
+            label = record_label(conn, args.rfq_id, actor=cli_actor(), industry=args.industry, relevant=relevant,
+                                 note=args.note, targets=settings.target_industries)  # fmt: skip
+        except LabelError as error:
+            conn.rollback()
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        conn.commit()
+    print(json.dumps({"rfq_id": label.rfq_id, "label_id": label.label_id, "industry": label.industry,
+                      "relevant": label.relevant, "actor": label.actor}))  # fmt: skip
+    return 0
+
+
 def _cmd_desk(args: argparse.Namespace) -> int:
     from rfq_pipeline.desk import cli as desk_cli
 
@@ -455,6 +479,15 @@ def build_parser() -> argparse.ArgumentParser:
     q_mark.add_argument("state", choices=["sent", "won", "lost", "edited"])
     q_mark.add_argument("--note", default="")
     quote.set_defaults(func=_cmd_quote)
+
+    label = sub.add_parser(
+        "label", help="correct the classifier for one RFQ: its industry and/or relevance (kept, never flipped back)"
+    )
+    label.add_argument("rfq_id", type=int)
+    label.add_argument("--industry", help="the right industry (relevance follows unless --relevant is given)")
+    label.add_argument("--relevant", choices=["yes", "no"])
+    label.add_argument("--note", default="", help="why")
+    label.set_defaults(func=_cmd_label)
 
     desk = sub.add_parser("desk", help="the sales desk: serve, add-user EMAIL --role rep|lead")
     desk_sub = desk.add_subparsers(dest="desk_command", required=True)

@@ -21,6 +21,7 @@ MIGRATIONS_DIR = REPO_ROOT / "sql"
 
 # Tables the tests may empty between tests; schema_migrations is never touched.
 DATA_TABLES = (
+    "labels",
     "desk_link_tokens",
     "desk_login_attempts",
     "desk_users",

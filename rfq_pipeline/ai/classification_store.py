@@ -54,7 +54,14 @@ ORDER BY c.rfq_id
 
 
 def write_labels(conn: psycopg.Connection, labels: Sequence[Labels], text_hashes: Mapping[str, str]) -> int:
-    """Insert labels whose ``id`` is an ``rfqs.id``; returns how many were new for their model version."""
+    """Insert labels whose ``id`` is an ``rfqs.id``; returns how many were new for their model version.
+
+    A person's correction of an RFQ (``labels`` table) is put over whatever the model said, so a new model version or
+    a re-labeled text never flips a corrected RFQ back.
+    """
+    from rfq_pipeline.ai.corrections import with_corrections
+
+    labels = with_corrections(conn, labels)
     rows = [
         {
             "rfq_id": int(label.id),

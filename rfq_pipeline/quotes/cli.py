@@ -71,7 +71,8 @@ def draft_command(path: Path, *, discount: str, incoterm: str | None, currency: 
     return 0
 
 
-def _actor() -> str:
+def cli_actor() -> str:
+    """Who acts from a shell: ``cli:<login name>`` (``cli`` when the login is unknown)."""
     try:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
@@ -110,7 +111,7 @@ def action_command(
                 return 0
             if action in ("reject", "mark"):
                 target = "rejected" if action == "reject" else str(state)
-                left = workflow.set_state(conn, draft_id, target, actor=_actor(), now=now, note=note)
+                left = workflow.set_state(conn, draft_id, target, actor=cli_actor(), now=now, note=note)
                 print(_json({"draft_id": draft_id, "from": left, "state": target}))
                 return 0
             pdfs = object_store_for("quote_pdfs", settings)
@@ -121,7 +122,7 @@ def action_command(
 
                 # The same send as the desk's: once per version, never to an invalid or suppressed address.
                 sent = outbound.send_draft_mail(
-                    conn, draft_id, kind="quote", actor=_actor(), now=now, settings=settings, pdf_store=pdfs,
+                    conn, draft_id, kind="quote", actor=cli_actor(), now=now, settings=settings, pdf_store=pdfs,
                     confirm_unknown=confirm_address,
                 )  # fmt: skip
                 print(_json({"draft_id": draft_id, **asdict(sent)}))
@@ -131,7 +132,7 @@ def action_command(
                 dispatchers = dispatchers_from_settings(settings, client, object_store_for("exports", settings))
                 if action == "approve":
                     approval = workflow.approve(
-                        conn, draft_id, actor=_actor(), now=now, pdf_store=pdfs, dispatchers=dispatchers, note=note
+                        conn, draft_id, actor=cli_actor(), now=now, pdf_store=pdfs, dispatchers=dispatchers, note=note
                     )
                     print(
                         _json(
