@@ -37,6 +37,7 @@ from flask import (
 from werkzeug.exceptions import HTTPException
 from werkzeug.utils import secure_filename
 
+from rfq_pipeline.ai.labels import INDUSTRIES
 from rfq_pipeline.db.database import Database, resolve_database_url
 from rfq_pipeline.desk import actions, auth, links, queries
 from rfq_pipeline.desk.actions import Outcome, Refused
@@ -323,7 +324,7 @@ def draft(draft_id: int) -> Any:
         view = _draft_context(conn, draft_id)
     if view is None:
         return _message(404, f"there is no draft {draft_id}")
-    return render_template("draft.html", **view)
+    return render_template("draft.html", industries=INDUSTRIES, **view)
 
 
 @bp.get("/drafts/<int:draft_id>/pdf")
@@ -416,6 +417,33 @@ def send(draft_id: int) -> Any:
             confirm_unknown=_confirmed(),
         ),
     )
+
+
+@bp.post("/drafts/<int:draft_id>/label")
+@signed_in
+def label(draft_id: int) -> Any:
+    """Correct the classifier for the draft's RFQ: it becomes training data and never flips back."""
+    from rfq_pipeline.ai.corrections import LabelError, record_label
+
+    industry = request.form.get("industry") or None
+    relevant = {"yes": True, "no": False}.get(request.form.get("relevant") or "")
+    desk = _desk()
+    with desk.db.connection() as conn:
+        row = store.get_draft(conn, draft_id)
+        if row is None:
+            return _message(404, f"there is no draft {draft_id}")
+        try:
+            done = record_label(conn, int(row["rfq_id"]), actor=g.user.email, industry=industry, relevant=relevant,
+                                targets=desk.settings.target_industries)  # fmt: skip
+        except LabelError as error:
+            conn.rollback()
+            flash(str(error), "error")
+        else:
+            conn.commit()
+            said = ", ".join(part for part in (done.industry, None if done.relevant is None else
+                             ("relevant" if done.relevant else "not relevant")) if part)  # fmt: skip
+            flash(f"RFQ {done.rfq_id} labeled {said}; the classifier keeps it and learns from it", "ok")
+    return redirect(url_for("desk.draft", draft_id=draft_id))
 
 
 @bp.post("/drafts/<int:draft_id>/reject")

@@ -166,3 +166,23 @@ def test_marks_follow_the_state_machine(settings: Settings, rep: FlaskClient) ->
     _post(rep, draft_id, "mark", state="expired")
     assert flashes(rep, f"/drafts/{draft_id}")[1] == ["'expired' is not one of sent, won, lost"]
     assert state_of(settings, draft_id)[0] == "queued" and events(settings, draft_id) == []
+
+
+def test_a_rep_corrects_the_label_and_it_is_recorded_with_them(settings: Settings, rep: FlaskClient) -> None:
+    draft_id = seed_draft(settings, "label")
+    page = rep.get(f"/drafts/{draft_id}").get_data(as_text=True)
+    assert 'id="label-form"' in page and '<option value="apparel_textiles">' in page
+    rep.post(f"/drafts/{draft_id}/label", data={"industry": "apparel_textiles"})  # no CSRF token: refused
+    rep.post(
+        f"/drafts/{draft_id}/label",
+        data={"csrf_token": csrf(rep, f"/drafts/{draft_id}"), "industry": "apparel_textiles"},
+    )
+    ok, errors = flashes(rep, f"/drafts/{draft_id}")
+    assert errors == [] and ok[0].startswith("RFQ ") and "labeled apparel_textiles, not relevant" in ok[0]
+    rep.post(f"/drafts/{draft_id}/label", data={"csrf_token": csrf(rep, f"/drafts/{draft_id}")})
+    assert flashes(rep, f"/drafts/{draft_id}")[1] == ["say the industry, the relevance or both"]
+    with psycopg.connect(str(settings.database_url)) as conn:
+        labels = conn.execute("SELECT actor, industry, relevant, source FROM labels").fetchall()
+        stored = conn.execute("SELECT provider, industry, relevant FROM classifications").fetchall()
+    assert labels == [(REP, "apparel_textiles", False, "human")]
+    assert stored == [("human", "apparel_textiles", False)]
