@@ -172,6 +172,50 @@ def confident_errors(
     return sorted(errors, key=lambda e: (-e.confidence, e.example.item.id, e.kind))[:limit]
 
 
+def per_industry_f1(examples: Sequence[LabeledExample], predicted: Sequence[Labels]) -> dict[str, tuple[int, float]]:
+    """Each labeled industry's (rows, F1), most rows first."""
+    truth = [e.industry for e in examples]
+    said = [str(p.industry) for p in predicted]
+    scores = {}
+    for industry in sorted(set(truth), key=lambda name: (-truth.count(name), name)):
+        tp = sum(t == s == industry for t, s in zip(truth, said, strict=True))
+        predicted_n, actual_n = said.count(industry), truth.count(industry)
+        precision = tp / predicted_n if predicted_n else 0.0
+        recall = tp / actual_n if actual_n else 0.0
+        scores[industry] = (actual_n, 2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+    return scores
+
+
+@dataclass(frozen=True)
+class Abstention:
+    """What abstaining below a confidence threshold would do: how many rows keep a label, and how right they are on
+    each side of the threshold."""
+
+    threshold: float
+    coverage: float  # share of rows at or above the threshold
+    accuracy_above: float  # industry accuracy of those rows
+    accuracy_below: float  # industry accuracy of the rows that would be left to a person or Claude
+    relevance_f1_above: float
+
+
+def abstention_curve(
+    examples: Sequence[LabeledExample],
+    predicted: Sequence[Labels],
+    thresholds: Sequence[float] = (0.5, 0.6, 0.7, 0.8, 0.9),
+) -> list[Abstention]:
+    """Coverage and accuracy on each side of each threshold on the model's top-industry probability."""
+    confidence = [float((p.details or {}).get("confidence", 0.0)) for p in predicted]
+    curve = []
+    for threshold in thresholds:
+        above = [i for i, c in enumerate(confidence) if c >= threshold]
+        below = [i for i, c in enumerate(confidence) if c < threshold]
+        kept = score([examples[i] for i in above], [predicted[i] for i in above])
+        left = score([examples[i] for i in below], [predicted[i] for i in below])
+        coverage = len(above) / len(examples) if examples else 0.0
+        curve.append(Abstention(threshold, coverage, kept.industry_accuracy, left.industry_accuracy, kept.relevance_f1))
+    return curve
+
+
 def render(results: dict[str, dict[str, Metrics]], embedder: str) -> str:
     """The metrics alone, one line per protocol and subset."""
     lines = [f"local classifier evaluation (embedder {embedder}; targets: relevance F1 >= 0.90, industry acc >= 0.80)"]
@@ -198,6 +242,15 @@ def full_report(embedder: str = "minilm-static", *, errors: int = 20) -> str:
                     f"F1 {ci['relevance_f1'].render()}"
                 )
     cv = protocols[0]
+    f1s = per_industry_f1(cv.examples, cv.predicted)
+    lines.append("per-industry F1 of the cross-validation (rows): " + ", ".join(
+        f"{name} {f1:.2f} ({rows})" for name, (rows, f1) in f1s.items()))  # fmt: skip
+    lines.append("abstaining below a confidence threshold (cross-validation; the rows below go to a person or Claude):")
+    for point in abstention_curve(cv.examples, cv.predicted):
+        lines.append(
+            f"  >= {point.threshold:.1f}: keeps {point.coverage:.0%} of rows, industry acc {point.accuracy_above:.3f} "
+            f"(below: {point.accuracy_below:.3f}), relevance F1 {point.relevance_f1_above:.3f}"
+        )
     lines.append(f"the {errors} most confident errors of the cross-validation (confidence, kind, prediction, label):")
     lines += [f"  {error.render()}" for error in confident_errors(cv.examples, cv.predicted, limit=errors)]
     return "\n".join(lines)

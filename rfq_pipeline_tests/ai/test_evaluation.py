@@ -55,3 +55,18 @@ def test_the_errors_the_model_was_surest_of_come_first() -> None:
     assert errors[0].render() == "0.99  industry  said 'beauty_personal_care', label 'machinery_industrial': " \
                                  "'Cream filling machine'"  # fmt: skip
     assert [e.example.item.id for e in confident_errors(examples, predicted)] == ["c", "c", "b", "d"]
+
+
+def test_per_industry_f1_and_what_abstaining_would_keep() -> None:
+    from rfq_pipeline.ai.evaluation import abstention_curve, per_industry_f1
+
+    examples = [_example(str(i), "beauty_personal_care" if i < 6 else "electronics", i < 6) for i in range(10)]
+    # Sure and right on rows 0-5, unsure and wrong on 6-9 (electronics called beauty).
+    predicted = [_pred(e.item.id, "beauty_personal_care", True, 0.9 if n < 6 else 0.4, 0.9) for n, e in
+                 enumerate(examples)]  # fmt: skip
+    f1 = per_industry_f1(examples, predicted)
+    assert list(f1) == ["beauty_personal_care", "electronics"]
+    assert f1["beauty_personal_care"] == (6, 2 * 0.6 * 1.0 / 1.6) and f1["electronics"] == (4, 0.0)
+    low, high = abstention_curve(examples, predicted, thresholds=(0.3, 0.5))
+    assert (low.coverage, low.accuracy_above, low.accuracy_below) == (1.0, 0.6, 0.0)  # nothing below: scored as 0
+    assert (high.coverage, high.accuracy_above, high.accuracy_below) == (0.6, 1.0, 0.0)
