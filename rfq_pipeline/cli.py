@@ -281,6 +281,10 @@ def _cmd_desk(args: argparse.Namespace) -> int:
 
     if args.desk_command == "serve":
         return desk_cli.serve_command(args.host, args.port)
+    if args.desk_command == "set-password":
+        return desk_cli.set_password_command(args.email, password_stdin=args.password_stdin)
+    if args.desk_command in ("deactivate", "activate"):
+        return desk_cli.set_active_command(args.email, active=args.desk_command == "activate")
     return desk_cli.add_user_command(args.email, args.role, password_stdin=args.password_stdin)
 
 
@@ -489,7 +493,9 @@ def build_parser() -> argparse.ArgumentParser:
     label.add_argument("--note", default="", help="why")
     label.set_defaults(func=_cmd_label)
 
-    desk = sub.add_parser("desk", help="the sales desk: serve, add-user EMAIL --role rep|lead")
+    desk = sub.add_parser(
+        "desk", help="the sales desk: serve, add-user EMAIL --role rep|lead, set-password, deactivate, activate"
+    )
     desk_sub = desk.add_subparsers(dest="desk_command", required=True)
     desk_serve = desk_sub.add_parser("serve", help="serve the desk with waitress (migrates the database first)")
     desk_serve.add_argument("--host", default="127.0.0.1")
@@ -502,6 +508,11 @@ def build_parser() -> argparse.ArgumentParser:
     desk_add.add_argument(
         "--password-stdin", action="store_true", help="read the password from the first line of standard input"
     )
+    desk_password = desk_sub.add_parser("set-password", help="a new password for a desk user (ends their sessions)")
+    desk_password.add_argument("email")
+    desk_password.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    for name, text in (("deactivate", "lock a desk user out"), ("activate", "let a locked-out desk user in again")):
+        desk_sub.add_parser(name, help=text).add_argument("email")
     desk.set_defaults(func=_cmd_desk)
 
     aws = sub.add_parser("aws", help="AWS resources: bootstrap, iam-policy")

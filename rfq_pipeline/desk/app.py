@@ -169,6 +169,9 @@ def _load_user(desk: Desk) -> None:
     if user is None or not user.active:
         session.clear()  # a deactivated user's cookie stops working on the next request
         return
+    if user.password_changed_at is not None and since < int(user.password_changed_at.timestamp()):
+        session.clear()  # signed in with a password that has since been replaced
+        return
     g.user = user
 
 

@@ -64,6 +64,7 @@ class DeskUser:
     email: str
     role: str
     active: bool
+    password_changed_at: datetime | None = None  # sessions signed in before it no longer count
 
     @property
     def is_lead(self) -> bool:
@@ -108,19 +109,41 @@ def add_user(conn: psycopg.Connection, email: str, role: str, password: str) -> 
     return DeskUser(int(row[0]), address, role, True)
 
 
-_SELECT_USER = "SELECT id, email, role, active FROM desk_users"
+def set_password(conn: psycopg.Connection, email: str, password: str) -> None:
+    """Give a user a new password (argon2id); every session signed in before it stops working. Raises
+    :class:`UserError` for a short password or an unknown user."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
+    address = normalize_email(email)
+    cur = conn.execute(
+        "UPDATE desk_users SET password_hash = %s, password_changed_at = now() WHERE email = %s",
+        (_hasher.hash(password), address),
+    )
+    if cur.rowcount != 1:
+        raise UserError(f"there is no desk user {address}")
+
+
+def set_active(conn: psycopg.Connection, email: str, active: bool) -> None:
+    """Let a user in again, or lock them out (their open sessions stop working at their next request)."""
+    address = normalize_email(email)
+    cur = conn.execute("UPDATE desk_users SET active = %s WHERE email = %s", (active, address))
+    if cur.rowcount != 1:
+        raise UserError(f"there is no desk user {address}")
+
+
+_SELECT_USER = "SELECT id, email, role, active, password_changed_at FROM desk_users"
 
 
 def user_by_id(conn: psycopg.Connection, user_id: int) -> DeskUser | None:
     """The user with this id, active or not, or ``None``."""
     row = conn.execute(f"{_SELECT_USER} WHERE id = %s", (user_id,)).fetchone()
-    return None if row is None else DeskUser(int(row[0]), row[1], row[2], bool(row[3]))
+    return None if row is None else DeskUser(int(row[0]), row[1], row[2], bool(row[3]), row[4])
 
 
 def active_user_by_email(conn: psycopg.Connection, email: str) -> DeskUser | None:
     """The active user with this address, or ``None``."""
     row = conn.execute(f"{_SELECT_USER} WHERE email = %s AND active", (normalize_email(email),)).fetchone()
-    return None if row is None else DeskUser(int(row[0]), row[1], row[2], True)
+    return None if row is None else DeskUser(int(row[0]), row[1], row[2], True, row[4])
 
 
 FAILURES_BY_EMAIL = """

@@ -65,3 +65,43 @@ def add_user_command(email: str, role: str, *, password_stdin: bool) -> int:
             return 2
     print(f"added {user.role} {user.email}")
     return 0
+
+
+def set_password_command(email: str, *, password_stdin: bool) -> int:
+    """Give a desk user a new password; their open sessions end."""
+    from rfq_pipeline.db.database import Database
+    from rfq_pipeline.desk.auth import UserError, set_password
+
+    settings = Settings.from_env()
+    try:
+        password = read_password(from_stdin=password_stdin)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    with Database(_migrated_url(settings), min_size=1, max_size=1) as db, db.connection() as conn:
+        try:
+            set_password(conn, email, password)
+        except UserError as error:
+            conn.rollback()
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    print(f"new password for {email.strip().lower()}; their open sessions have ended")
+    return 0
+
+
+def set_active_command(email: str, *, active: bool) -> int:
+    """Lock a desk user out (``active=False``) or let them in again."""
+    from rfq_pipeline.db.database import Database
+    from rfq_pipeline.desk.auth import UserError, set_active
+
+    settings = Settings.from_env()
+    with Database(_migrated_url(settings), min_size=1, max_size=1) as db, db.connection() as conn:
+        try:
+            set_active(conn, email, active)
+        except UserError as error:
+            conn.rollback()
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    outcome = "may sign in again" if active else "is locked out; their open sessions have ended"
+    print(f"{email.strip().lower()} {outcome}")
+    return 0

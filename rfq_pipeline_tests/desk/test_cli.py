@@ -77,3 +77,36 @@ def test_serve_answers_on_the_port_it_was_given(clean_db: str, tmp_path: Path) -
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_new_password_ends_old_sessions_and_a_locked_out_user_gets_nowhere(
+    clean_db: str, tmp_path: Path, app: Flask, users: dict[str, int]
+) -> None:
+    from rfq_pipeline_tests.desk.conftest import PASSWORD, REP
+
+    env = _env(clean_db, tmp_path)
+    old_session = app.test_client()
+    assert sign_in(old_session).status_code == 302 and old_session.get("/").status_code == 200
+    time.sleep(1.1)  # sessions count whole seconds: the change must come after the sign-in
+    changed = subprocess.run(
+        [str(BIN / "rfq-pipeline"), "desk", "set-password", REP.upper(), "--password-stdin"],
+        input="a brand new long secret\n", cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert changed.returncode == 0, changed.stderr
+    assert "a brand new long secret" not in changed.stdout + changed.stderr
+    assert old_session.get("/").status_code != 200  # the cookie from before the change no longer signs in
+    assert sign_in(app.test_client(), REP, PASSWORD).status_code == 401
+    fresh = app.test_client()
+    assert sign_in(fresh, REP, "a brand new long secret").status_code == 302 and fresh.get("/").status_code == 200
+
+    def desk(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(BIN / "rfq-pipeline"), "desk", *args], cwd=REPO_ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+
+    assert desk("deactivate", REP).returncode == 0
+    assert fresh.get("/").status_code != 200
+    assert sign_in(app.test_client(), REP, "a brand new long secret").status_code == 401
+    assert desk("activate", REP).returncode == 0
+    assert sign_in(app.test_client(), REP, "a brand new long secret").status_code == 302
+    missing = desk("deactivate", "nobody@desk.example")
+    assert missing.returncode == 2 and "there is no desk user nobody@desk.example" in missing.stderr
