@@ -52,6 +52,34 @@ def _mail_text(kind: str, sent: Any) -> str:
     return f"{kind} mail {sent.status}{where}{detail}"
 
 
+def _require_confirmed(conn: psycopg.Connection, draft_id: int, confirm_unknown: bool, doing: str) -> None:
+    """Refuse while the quote's address is unverified and the rep has not confirmed it belongs to the buyer."""
+    recipient = outbound.recipient_for(conn, draft_id)
+    if recipient.status == "needs_confirmation" and not confirm_unknown:
+        reason = f" ({recipient.reason})" if doing == "approving" and recipient.reason else ""
+        raise Refused(
+            [f"confirm that {recipient.address} belongs to the buyer before {doing}{reason}"],
+            confirm_address=recipient.address,
+        )
+
+
+def _mail_quote(
+    conn: psycopg.Connection,
+    draft_id: int,
+    outcome: Outcome,
+    *,
+    user: DeskUser,
+    now: datetime,
+    settings: Settings,
+    pdf_store: ObjectStore,
+    confirm_unknown: bool,
+) -> None:
+    """E-mail the approved quote (once per version) and add how it went to ``outcome``."""
+    sent = outbound.send_draft_mail(conn, draft_id, kind="quote", actor=user.email, now=now, settings=settings,
+                                    pdf_store=pdf_store, confirm_unknown=confirm_unknown)  # fmt: skip
+    (outcome.notes if sent.status in DELIVERED else outcome.problems).append(_mail_text("quote", sent))
+
+
 def check_approval(conn: psycopg.Connection, draft_id: int, user: DeskUser, *, confirm_unknown: bool) -> None:
     """Refuse an approval that must not happen: no such draft, a state that cannot be approved (already approved
     included), a high-risk buyer and a rep, or an unverified address the rep has not confirmed."""
@@ -65,13 +93,7 @@ def check_approval(conn: psycopg.Connection, draft_id: int, user: DeskUser, *, c
         raise Refused([f"draft {draft_id} is {state} and cannot be approved"])
     if risk == "high" and not user.is_lead:
         raise Refused(["only a sales lead may approve a draft for a high-risk buyer"])
-    recipient = outbound.recipient_for(conn, draft_id)
-    if recipient.status == "needs_confirmation" and not confirm_unknown:
-        reason = f" ({recipient.reason})" if recipient.reason else ""
-        raise Refused(
-            [f"confirm that {recipient.address} belongs to the buyer before approving{reason}"],
-            confirm_address=recipient.address,
-        )
+    _require_confirmed(conn, draft_id, confirm_unknown, "approving")
 
 
 def approve_draft(
@@ -106,24 +128,14 @@ def approve_draft(
         except InvalidTransition as error:
             conn.rollback()
             raise Refused([f"draft {draft_id} was not approved: {error}"]) from error
-        sent = outbound.send_draft_mail(
-            conn,
-            draft_id,
-            kind="quote",
-            actor=user.email,
-            now=now,
-            settings=settings,
-            pdf_store=pdf_store,
-            confirm_unknown=confirm_unknown,
-        )
-        conn.commit()
     finally:
         client.close()
     outcome = Outcome(notes=[f"draft {draft_id} approved"])
     for record in approval.dispatches:
         if not record["delivered"]:
             outcome.problems.append(f"{record['channel']} did not take the draft: {record['detail']}")
-    (outcome.notes if sent.status in DELIVERED else outcome.problems).append(_mail_text("quote", sent))
+    _mail_quote(conn, draft_id, outcome, user=user, now=now, settings=settings, pdf_store=pdf_store,
+                confirm_unknown=confirm_unknown)  # fmt: skip
     return outcome
 
 
@@ -145,15 +157,10 @@ def send_quote(
         raise Refused([f"there is no draft {draft_id}"])
     if found[0] != "approved":
         raise Refused([f"draft {draft_id} is {found[0]}: only an approved quote is sent"])
-    recipient = outbound.recipient_for(conn, draft_id)
-    if recipient.status == "needs_confirmation" and not confirm_unknown:
-        raise Refused(
-            [f"confirm that {recipient.address} belongs to the buyer before sending"], confirm_address=recipient.address
-        )
-    sent = outbound.send_draft_mail(conn, draft_id, kind="quote", actor=user.email, now=now, settings=settings,
-                                    pdf_store=pdf_store, confirm_unknown=confirm_unknown)  # fmt: skip
+    _require_confirmed(conn, draft_id, confirm_unknown, "sending")
     outcome = Outcome()
-    (outcome.notes if sent.status in DELIVERED else outcome.problems).append(_mail_text("quote", sent))
+    _mail_quote(conn, draft_id, outcome, user=user, now=now, settings=settings, pdf_store=pdf_store,
+                confirm_unknown=confirm_unknown)  # fmt: skip
     return outcome
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import getpass
 import sys
+from collections.abc import Callable
+
+import psycopg
 
 from rfq_pipeline.settings import Settings
 
@@ -45,63 +48,68 @@ def read_password(*, from_stdin: bool) -> str:
     return first
 
 
-def add_user_command(email: str, role: str, *, password_stdin: bool) -> int:
-    """Add a desk user; the password never comes from the command line, where other users could read it."""
+def _change_users(change: Callable[[psycopg.Connection], str]) -> int:
+    """Run one change of ``desk_users`` on the migrated database: print what it did, or its refusal (exit 2)."""
     from rfq_pipeline.db.database import Database
-    from rfq_pipeline.desk.auth import UserError, add_user
+    from rfq_pipeline.desk.auth import UserError
 
     settings = Settings.from_env()
-    try:
-        password = read_password(from_stdin=password_stdin)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     with Database(_migrated_url(settings), min_size=1, max_size=1) as db, db.connection() as conn:
         try:
-            user = add_user(conn, email, role, password)
+            done = change(conn)
         except UserError as error:
             conn.rollback()
             print(f"error: {error}", file=sys.stderr)
             return 2
-    print(f"added {user.role} {user.email}")
+    print(done)
     return 0
+
+
+def _password(from_stdin: bool) -> str | None:
+    try:
+        return read_password(from_stdin=from_stdin)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None
+
+
+def add_user_command(email: str, role: str, *, password_stdin: bool) -> int:
+    """Add a desk user; the password never comes from the command line, where other users could read it."""
+    from rfq_pipeline.desk.auth import add_user
+
+    password = _password(password_stdin)
+    if password is None:
+        return 2
+
+    def change(conn: psycopg.Connection) -> str:
+        user = add_user(conn, email, role, password)
+        return f"added {user.role} {user.email}"
+
+    return _change_users(change)
 
 
 def set_password_command(email: str, *, password_stdin: bool) -> int:
     """Give a desk user a new password; their open sessions end."""
-    from rfq_pipeline.db.database import Database
-    from rfq_pipeline.desk.auth import UserError, set_password
+    from rfq_pipeline.desk.auth import set_password
 
-    settings = Settings.from_env()
-    try:
-        password = read_password(from_stdin=password_stdin)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
+    password = _password(password_stdin)
+    if password is None:
         return 2
-    with Database(_migrated_url(settings), min_size=1, max_size=1) as db, db.connection() as conn:
-        try:
-            set_password(conn, email, password)
-        except UserError as error:
-            conn.rollback()
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-    print(f"new password for {email.strip().lower()}; their open sessions have ended")
-    return 0
+
+    def change(conn: psycopg.Connection) -> str:
+        set_password(conn, email, password)
+        return f"new password for {email.strip().lower()}; their open sessions have ended"
+
+    return _change_users(change)
 
 
 def set_active_command(email: str, *, active: bool) -> int:
     """Lock a desk user out (``active=False``) or let them in again."""
-    from rfq_pipeline.db.database import Database
-    from rfq_pipeline.desk.auth import UserError, set_active
+    from rfq_pipeline.desk.auth import set_active
 
-    settings = Settings.from_env()
-    with Database(_migrated_url(settings), min_size=1, max_size=1) as db, db.connection() as conn:
-        try:
-            set_active(conn, email, active)
-        except UserError as error:
-            conn.rollback()
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-    outcome = "may sign in again" if active else "is locked out; their open sessions have ended"
-    print(f"{email.strip().lower()} {outcome}")
-    return 0
+    def change(conn: psycopg.Connection) -> str:
+        set_active(conn, email, active)
+        outcome = "may sign in again" if active else "is locked out; their open sessions have ended"
+        return f"{email.strip().lower()} {outcome}"
+
+    return _change_users(change)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import email.policy
 import email.utils
-import functools
 import logging
 import re
 import unicodedata
@@ -594,12 +593,13 @@ def _ses_client(settings: Settings) -> Any:
     # Building a botocore client reads its service model from disk (~170 ms, most of a desk approval); clients are
     # thread-safe, so one per region and endpoint serves every send of the process. Credentials still come from
     # boto3's chain, which refreshes role credentials inside the client.
-    return _cached_ses_client(settings.aws_region, settings.aws_endpoint_url)
+    key = (settings.aws_region, settings.aws_endpoint_url)
+    client = _SES_CLIENTS.get(key)
+    if client is None:
+        from rfq_pipeline.aws.clients import boto3_client
+
+        client = _SES_CLIENTS.setdefault(key, boto3_client("sesv2", settings))
+    return client
 
 
-@functools.lru_cache(maxsize=8)
-def _cached_ses_client(region: str | None, endpoint_url: str | None) -> Any:
-    from rfq_pipeline.aws.clients import boto3_client
-    from rfq_pipeline.settings import Settings as _Settings
-
-    return boto3_client("sesv2", _Settings.from_env(), region_name=region, endpoint_url=endpoint_url)
+_SES_CLIENTS: dict[tuple[str | None, str | None], Any] = {}
