@@ -10,6 +10,7 @@ from rfq_pipeline.assets.classify_batches import batch_assets, batch_jobs
 from rfq_pipeline.assets.clusters import cluster_assets
 from rfq_pipeline.assets.exports import export_assets
 from rfq_pipeline.assets.intake import intake_assets, intake_jobs
+from rfq_pipeline.assets.models import model_assets
 from rfq_pipeline.assets.quotes import quote_assets
 from rfq_pipeline.assets.reports import report_assets
 from rfq_pipeline.assets.rfqs import rfqs_normalized
@@ -37,7 +38,8 @@ pipeline_assets = [
     *export_assets,
 ]
 # Intake assets are materialized by their sensors' runs, for the objects named in the run config.
-all_assets = [*pipeline_assets, *batch_assets, *intake_assets]
+# The model assets train and evaluate (minutes); declarative automation retrains after enough new labels.
+all_assets = [*pipeline_assets, *batch_assets, *intake_assets, *model_assets]
 
 resources = {
     "postgres": PostgresResource(),
@@ -48,6 +50,7 @@ resources = {
     "sqs": SqsResource(),
     "quote_pdfs": ObjectStoreResource(role="quote_pdfs"),
     "exports": ObjectStoreResource(role="exports"),
+    "models": ObjectStoreResource(role="models"),
 }
 
 

@@ -29,13 +29,15 @@ class RunSummary:
     def render(self) -> str:
         """A short plain-text table for the terminal."""
         lines = [f"rfq-pipeline run for {self.day.isoformat()}: {'succeeded' if self.success else 'FAILED'}"]
-        header = ("rfqs on day", "new this run", "normalized", "classified", "relevant", "duplicates", "rfqs total")
+        header = ("rfqs on day", "new this run", "normalized", "classified", "relevant", "uncertain", "duplicates",
+                  "rfqs total")  # fmt: skip
         columns = (
             "rfqs_on_day",
             "new_this_run",
             "normalized_on_day",
             "classified_on_day",
             "relevant_on_day",
+            "uncertain_on_day",
             "duplicates_on_day",
             "rfqs_total",
         )
@@ -156,10 +158,14 @@ def run_local(day: date | None = None, *, use_simulator: bool = True) -> RunSumm
             if not evaluation.passed
         ]
         start, end = day_window(day)
-        from rfq_pipeline.ai.classifier import local_classifier
+        from rfq_pipeline.ai.model_registry import current_classifier
+        from rfq_pipeline.store.object_store import object_store_for
 
-        version = local_classifier(settings.target_industries).model_version
         with Database(url, min_size=1, max_size=1) as db, db.connection() as conn:
+            models = object_store_for("models", settings)
+            version = current_classifier(
+                conn, models, settings.target_industries, settings.models_cache_dir
+            ).model_version
             rows = repository.counts_for_day(conn, day, start, end, version, since=started)
             quotes = _quotes_summary(conn, start, end) + _exports_summary(result, settings)
         return RunSummary(

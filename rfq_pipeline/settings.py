@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 
 # Object-store roles. Each maps to its own bucket in production and to a sub-directory locally.
-BUCKET_ROLES = ("raw_pages", "raw_mime", "uploads", "exports", "quote_pdfs")
+BUCKET_ROLES = ("raw_pages", "raw_mime", "uploads", "exports", "quote_pdfs", "models")
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -106,6 +106,9 @@ class Settings:
     anthropic_base_url: str | None = None  # a local server implementing the API in tests
     llm_daily_limit_usd: float = 100.0
     target_industries: tuple[str, ...] = ("beauty_personal_care",)
+    # Below this calibrated confidence a local label is 'uncertain': Claude (with a key) or a person settles it.
+    classify_min_confidence: float = 0.6
+    retrain_after_labels: int = 25  # new human/Claude labels that make models/classifier train a new version
     embedder: str = "minilm-static"  # "minilm-static" (distilled, fast) | "minilm" (the torch model)
     dedup_min_similarity: float = 0.50  # ANN neighbours at or above this cosine become candidates
     dedup_min_probability: float | None = None  # the pair model's operating point (None: the fitted one)
@@ -220,6 +223,11 @@ class Settings:
         return self.data_dir / "pg"
 
     @property
+    def models_cache_dir(self) -> Path:
+        """Where model versions fetched from the ``models`` object store are kept, by digest."""
+        return self.data_dir / "models"
+
+    @property
     def local_objects_dir(self) -> Path:
         """Root of the local object store used in place of S3."""
         return self.data_dir / "objects"
@@ -249,6 +257,12 @@ def _ai_settings(env: Mapping[str, str]) -> dict[str, object]:
     limit = _env_float(env, "RFQ_LLM_DAILY_LIMIT_USD")
     if limit is not None and limit < 0:
         raise SettingsError(f"RFQ_LLM_DAILY_LIMIT_USD={limit!r} must not be negative")
+    min_confidence = _env_float(env, "RFQ_CLASSIFY_MIN_CONFIDENCE")
+    if min_confidence is not None and not 0 <= min_confidence <= 1:
+        raise SettingsError(f"RFQ_CLASSIFY_MIN_CONFIDENCE={min_confidence!r} must be in [0, 1] (0: never uncertain)")
+    retrain_text = (env.get("RFQ_RETRAIN_AFTER_LABELS") or "25").strip()
+    if not retrain_text.isdigit() or int(retrain_text) < 1:
+        raise SettingsError(f"RFQ_RETRAIN_AFTER_LABELS={retrain_text!r} must be a whole number >= 1")
     similarity = _env_float(env, "RFQ_DEDUP_MIN_SIMILARITY")
     if similarity is not None and not 0 < similarity <= 1:
         raise SettingsError(f"RFQ_DEDUP_MIN_SIMILARITY={similarity!r} must be in (0, 1]")
@@ -271,6 +285,8 @@ def _ai_settings(env: Mapping[str, str]) -> dict[str, object]:
         "anthropic_base_url": (env.get("ANTHROPIC_BASE_URL") or "").rstrip("/") or None,
         "llm_daily_limit_usd": 100.0 if limit is None else limit,
         "target_industries": targets,
+        "classify_min_confidence": 0.6 if min_confidence is None else min_confidence,
+        "retrain_after_labels": int(retrain_text),
         "embedder": embedder,
         "dedup_min_similarity": 0.50 if similarity is None else similarity,
         "dedup_min_probability": probability,

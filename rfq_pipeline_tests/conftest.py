@@ -48,6 +48,7 @@ DATA_TABLES = (
     "dedup_cluster_members",
     "dedup_clusters",
     "rfq_embeddings",
+    "model_versions",
     "classifications",
     "rfqs",
     "raw_pages",

@@ -45,15 +45,16 @@ def test_run_twice_prints_the_same_nonzero_counts(clean_db: str, tmp_path: Path)
         run = _cli("run", env=env)
         assert run.returncode == 0, run.stdout + run.stderr
         outputs.append(run.stdout)
-    row = re.compile(r"^(go4worldbusiness|alibaba_rfq)" + r"\s+(\d+)" * 7 + "$", re.M)
+    row = re.compile(r"^(go4worldbusiness|alibaba_rfq)" + r"\s+(\d+)" * 8 + "$", re.M)
     first, second = (row.findall(out) for out in outputs)
     assert {name for name, *_ in first} == {"go4worldbusiness", "alibaba_rfq"}
     for counts, again in zip(sorted(first), sorted(second), strict=True):
-        name, on_day, new, normalized, classified, relevant, duplicates, total = counts
+        name, on_day, new, normalized, classified, relevant, uncertain, duplicates, total = counts
         assert int(on_day) > 0 and int(new) == int(on_day) and int(normalized) == int(on_day), name
-        assert int(classified) == int(on_day) and int(relevant) <= int(on_day) and int(duplicates) < int(on_day)
+        assert int(classified) == int(on_day) and int(relevant) + int(uncertain) <= int(on_day)
+        assert int(duplicates) < int(on_day)
         # The second run finds nothing new and labels and clusters the same way.
-        assert again == (name, on_day, "0", normalized, classified, relevant, duplicates, total)
+        assert again == (name, on_day, "0", normalized, classified, relevant, uncertain, duplicates, total)
     assert "DEBUG" not in outputs[0]
     assert "succeeded" in outputs[1]
 

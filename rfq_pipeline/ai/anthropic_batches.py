@@ -33,7 +33,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from rfq_pipeline.ai import spend
-from rfq_pipeline.ai.classification_store import unclassified_between, write_labels
+from rfq_pipeline.ai.classification_store import uncertain_between, unclassified_between, write_labels
+from rfq_pipeline.ai.corrections import record_claude_labels
 from rfq_pipeline.ai.labels import INDUSTRIES, INTENTS, Labels, RfqText, is_relevant, quality_score
 
 if TYPE_CHECKING:
@@ -543,10 +544,18 @@ def committed_usd(conn: psycopg.Connection) -> float:
 
 
 def candidates_between(
-    conn: psycopg.Connection, start: datetime, end: datetime, version: str, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    conn: psycopg.Connection,
+    start: datetime,
+    end: datetime,
+    version: str,
+    *,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    only_uncertain: bool = False,
 ) -> list[Candidate]:
-    """RFQs posted in ``[start, end)`` that ``version`` has not labelled and no batch holds or has given up on."""
-    rows = unclassified_between(conn, start, end, version)
+    """RFQs posted in ``[start, end)`` that ``version`` has not labelled and no batch holds or has given up on; with
+    ``only_uncertain``, only those the local model left uncertain."""
+    select = uncertain_between if only_uncertain else unclassified_between
+    rows = select(conn, start, end, version)
     if not rows:
         return []
     with conn.cursor(row_factory=dict_row) as cur:
@@ -749,6 +758,7 @@ def process_results(
     report.local_label_kept = apply_injection_guard(report.outcomes, items, cross_check, targets)
     labels = [o.labels for o in report.outcomes if o.labels is not None]
     report.labels_written = write_labels(conn, labels, {label.id: text_sha256(items[label.id]) for label in labels})
+    record_claude_labels(conn, labels)  # training data of the next local model version, kept apart from people's
     spent_at = datetime.now(UTC)
     for outcome in report.outcomes:
         report.result_types[outcome.result_type] = report.result_types.get(outcome.result_type, 0) + 1

@@ -15,13 +15,14 @@ first and trust most.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from rfq_pipeline.ai.classifier import LocalClassifier, train
-from rfq_pipeline.ai.labels import Labels
+from rfq_pipeline.ai.labels import Labels, label_confidence
 from rfq_pipeline.ai.training_data import LabeledExample, labeled_examples
 
 
@@ -74,8 +75,14 @@ class Protocol:
     predicted: list[Labels] = field(repr=False)
 
 
-def run_protocols(embedder: str = "minilm-static", folds: int = 5) -> list[Protocol]:
-    """Train and predict for every protocol (see the module docstring)."""
+def run_protocols(
+    embedder: str = "minilm-static", folds: int = 5, *, extra: Sequence[LabeledExample] = ()
+) -> list[Protocol]:
+    """Train and predict for every protocol (see the module docstring).
+
+    ``extra`` (labels people or Claude gave stored RFQs) joins the training rows of every cross-validation fold, so a
+    model version trained with them is scored on the same held-out folds as one trained without.
+    """
     from sklearn.model_selection import KFold
 
     examples = list(labeled_examples())
@@ -84,7 +91,7 @@ def run_protocols(embedder: str = "minilm-static", folds: int = 5) -> list[Proto
     ordered: list[LabeledExample] = []
     predicted: list[Labels] = []
     for train_idx, test_idx in KFold(folds, shuffle=True, random_state=0).split(np.arange(len(alibaba))):
-        model = LocalClassifier(train([alibaba[i] for i in train_idx] + others, embedder=embedder))
+        model = LocalClassifier(train([alibaba[i] for i in train_idx] + others + list(extra), embedder=embedder))
         test = [alibaba[i] for i in test_idx]
         ordered += test
         predicted += model.classify([e.item for e in test])
@@ -168,7 +175,8 @@ def confident_errors(
             errors.append(ConfidentError(float(details.get("confidence", 0.0)), "industry", example, labels))
         if labels.relevant != example.relevant:
             mass = float(details.get("target_mass", 0.5))
-            errors.append(ConfidentError(max(mass, 1 - mass), "relevance", example, labels))
+            sure = float(details.get("relevance_confidence", max(mass, 1 - mass)))
+            errors.append(ConfidentError(sure, "relevance", example, labels))
     return sorted(errors, key=lambda e: (-e.confidence, e.example.item.id, e.kind))[:limit]
 
 
@@ -203,8 +211,9 @@ def abstention_curve(
     predicted: Sequence[Labels],
     thresholds: Sequence[float] = (0.5, 0.6, 0.7, 0.8, 0.9),
 ) -> list[Abstention]:
-    """Coverage and accuracy on each side of each threshold on the model's top-industry probability."""
-    confidence = [float((p.details or {}).get("confidence", 0.0)) for p in predicted]
+    """Coverage and accuracy on each side of each threshold of :func:`rfq_pipeline.ai.labels.label_confidence`."""
+    # The same confidence that marks a stored label uncertain: the lower of the industry and relevance ones.
+    confidence = [label_confidence(p) or 0.0 for p in predicted]
     curve = []
     for threshold in thresholds:
         above = [i for i, c in enumerate(confidence) if c >= threshold]
@@ -254,3 +263,57 @@ def full_report(embedder: str = "minilm-static", *, errors: int = 20) -> str:
     lines.append(f"the {errors} most confident errors of the cross-validation (confidence, kind, prediction, label):")
     lines += [f"  {error.render()}" for error in confident_errors(cv.examples, cv.predicted, limit=errors)]
     return "\n".join(lines)
+
+
+# Bump when the protocols, their folds or the score change: figures under another id are not compared.
+EVALUATION_VERSION = "dev-folds-v1"
+
+
+def evaluation_id(folds: int = 5) -> str:
+    """Names the evaluation a model version's score comes from: the dev labels, the folds and the protocol code."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{EVALUATION_VERSION}|{folds}".encode())
+    for example in labeled_examples():
+        digest.update(f"{example.dataset}|{example.item.id}|{example.industry}|{example.relevant}\n".encode())
+    return digest.hexdigest()[:12]
+
+
+def confusion_matrix(examples: Sequence[LabeledExample], predicted: Sequence[Labels]) -> dict[str, dict[str, int]]:
+    """``{labeled industry: {predicted industry: rows}}`` over the industries that occur."""
+    matrix: dict[str, dict[str, int]] = {}
+    for example, labels in zip(examples, predicted, strict=True):
+        row = matrix.setdefault(example.industry, {})
+        row[labels.industry] = row.get(labels.industry, 0) + 1
+    return matrix
+
+
+def model_evaluation(
+    embedder: str = "minilm-static", *, extra: Sequence[LabeledExample] = (), folds: int = 5
+) -> dict[str, object]:
+    """Everything a model version records of its evaluation, JSON-ready: each protocol's figures (all rows and the
+    high-confidence ones) with 95% intervals, the cross-validation's confusion matrix, per-industry F1 and abstention
+    curve, and ``score``, the figure promotion compares (mean of the cross-validated industry accuracy and
+    relevance F1: the two numbers the classifier is held to)."""
+    protocols = run_protocols(embedder, folds, extra=extra)
+    figures: dict[str, object] = {}
+    for protocol in protocols:
+        subsets = _by_confidence(protocol.examples, protocol.predicted)
+        intervals = bootstrap(protocol.examples, protocol.predicted, resamples=1000)
+        figures[protocol.name] = {
+            **{name: metrics.__dict__ for name, metrics in subsets.items()},
+            "interval_95": {name: [ci.low, ci.high] for name, ci in intervals.items()},
+        }
+    cv = protocols[0]
+    metrics = _by_confidence(cv.examples, cv.predicted)["all"]
+    f1s = per_industry_f1(cv.examples, cv.predicted)
+    result = {
+        "evaluation_id": evaluation_id(folds),
+        "score": round((metrics.industry_accuracy + metrics.relevance_f1) / 2, 6),
+        "protocols": figures,
+        "confusion_matrix": confusion_matrix(cv.examples, cv.predicted),
+        "per_industry_f1": {name: {"rows": rows, "f1": round(f1, 4)} for name, (rows, f1) in f1s.items()},
+        "abstention": [point.__dict__ for point in abstention_curve(cv.examples, cv.predicted)],
+    }
+    # Plain Python numbers (numpy's are float subclasses that JSON takes but Dagster's metadata does not).
+    return json.loads(json.dumps(result))

@@ -78,6 +78,21 @@ class Labels:
         }
 
 
+def label_confidence(labels: Labels) -> float | None:
+    """How sure the model is of a label: the lower of its calibrated industry and relevance confidences (``None``
+    when the provider gives none, as Claude and people do)."""
+    details = labels.details or {}
+    values = [float(details[k]) for k in ("confidence", "relevance_confidence") if details.get(k) is not None]
+    return min(values) if values else None
+
+
+def is_uncertain(labels: Labels, min_confidence: float) -> bool:
+    """A local label below ``min_confidence``: kept as the model's guess, but not counted as relevant until a person
+    or Claude labels the RFQ."""
+    confidence = label_confidence(labels)
+    return labels.provider == "local" and confidence is not None and confidence < min_confidence
+
+
 def is_relevant(industry: str, targets: Iterable[str] = DEFAULT_TARGET_INDUSTRIES) -> bool:
     """Whether an industry is one the exporter sells into."""
     return industry in set(targets)

@@ -107,6 +107,23 @@ def labeled_examples() -> tuple[LabeledExample, ...]:
     return tuple(examples)
 
 
+def title_key(title: str) -> str:
+    """A title folded for comparison (case, spacing and punctuation ignored)."""
+    return " ".join(re.findall(r"\w+", title.casefold()))
+
+
+@cache
+def held_out_title_keys() -> frozenset[str]:
+    """Folded titles of the Alibaba rows held out for evaluation (every row of that file without a dev label).
+
+    Stored RFQs can carry these texts (the simulator serves that file), and a person may label one in the desk; such
+    a label still corrects the RFQ but never becomes training data.
+    """
+    with (TRAINING_DIR / "alibaba_uae_dev_labels.csv").open(encoding="utf-8") as handle:
+        dev = {label["rfq_id"] for label in csv.DictReader(handle)}
+    return frozenset(title_key(row["Title"]) for rfq_id, row in alibaba_rows().items() if rfq_id not in dev) - {""}
+
+
 def _example(item: RfqText, label: dict[str, str], dataset: str) -> LabeledExample:
     return LabeledExample(
         item=item,

@@ -6,10 +6,11 @@ from collections.abc import Iterator
 import dagster as dg
 
 from rfq_pipeline.assets.metadata import counts_table, markdown_table
+from rfq_pipeline.assets.models import CLASSIFIER_MODEL_KEY
 from rfq_pipeline.automation import DOWNSTREAM_CONDITION
 from rfq_pipeline.db import repository
 from rfq_pipeline.partitions import daily_partitions
-from rfq_pipeline.resources import PostgresResource
+from rfq_pipeline.resources import ObjectStoreResource, PostgresResource
 from rfq_pipeline.settings import Settings
 
 NORMALIZED_KEY = dg.AssetKey(["rfqs", "normalized"])
@@ -28,7 +29,7 @@ WHERE COALESCE(r.posted_at, r.first_seen_at) >= %(start)s AND COALESCE(r.posted_
 
 @dg.asset(
     key=CLASSIFIED_KEY,
-    deps=[NORMALIZED_KEY],
+    deps=[NORMALIZED_KEY, CLASSIFIER_MODEL_KEY],
     partitions_def=daily_partitions,
     automation_condition=DOWNSTREAM_CONDITION,
     # The local model classifies thousands of RFQs a second: a month's backfill is cheaper as one run.
@@ -36,8 +37,10 @@ WHERE COALESCE(r.posted_at, r.first_seen_at) >= %(start)s AND COALESCE(r.posted_
     group_name="classification",
     kinds={"scikitlearn", "postgres"},
     owners=["team:data-science"],
-    description="Industry, beauty relevance, intent and quotability of each RFQ, from the local model; once per RFQ "
-    "per model version (a new version is backfilled by re-materializing).",
+    description="Industry, beauty relevance, intent and quotability of each RFQ, from the current version of the "
+    "local model, with a calibrated confidence; below RFQ_CLASSIFY_MIN_CONFIDENCE a label is 'uncertain' and waits "
+    "for Claude or a person. Once per RFQ per model version (a promoted version re-labels the recent days; older "
+    "ones by a backfill).",
     check_specs=[
         dg.AssetCheckSpec(
             LABELS_CHECK,
@@ -47,17 +50,18 @@ WHERE COALESCE(r.posted_at, r.first_seen_at) >= %(start)s AND COALESCE(r.posted_
     ],
 )
 def rfqs_classified(
-    context: dg.AssetExecutionContext, postgres: PostgresResource
+    context: dg.AssetExecutionContext, postgres: PostgresResource, models: ObjectStoreResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Classify the partition's RFQs that the current local model version has not labeled yet."""
     from rfq_pipeline.ai.classification_store import labels_between, unclassified_between, write_labels
-    from rfq_pipeline.ai.classifier import local_classifier
     from rfq_pipeline.ai.embeddings import text_sha256
     from rfq_pipeline.ai.labels import RfqText
+    from rfq_pipeline.ai.model_registry import current_classifier
 
-    classifier = local_classifier(Settings.from_env().target_industries)
+    settings = Settings.from_env()
     window = context.partition_time_window
     with postgres.db.connection() as conn:
+        classifier = current_classifier(conn, models.get_store(), settings.target_industries, settings.models_cache_dir)
         rows = unclassified_between(conn, window.start, window.end, classifier.model_version)
         items = [
             RfqText(
@@ -70,10 +74,13 @@ def rfqs_classified(
             for r in rows
         ]
         labels = classifier.classify(items)
-        written = write_labels(conn, labels, {i.id: text_sha256(i.text()) for i in items})
+        written = write_labels(
+            conn, labels, {i.id: text_sha256(i.text()) for i in items}, min_confidence=settings.classify_min_confidence
+        )
         stored = labels_between(conn, window.start, window.end, classifier.model_version)
         total = len(repository.rfq_ids_between(conn, window.start, window.end))
-    relevant = [r for r in stored if r["relevant"]]
+    relevant = [r for r in stored if r["relevant"] and not r["uncertain"]]
+    uncertain = [r for r in stored if r["uncertain"]]
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(stored),
@@ -82,6 +89,12 @@ def rfqs_classified(
             "target_industries": ", ".join(classifier.targets),
             "relevant": len(relevant),
             "relevant_share": round(len(relevant) / len(stored), 4) if stored else 0.0,
+            # Left to Claude (with a key) or a person: the desk's review queue, `rfq-pipeline label`.
+            "uncertain": len(uncertain),
+            "min_confidence": settings.classify_min_confidence,
+            "uncertain_preview": markdown_table(
+                sorted(uncertain, key=lambda r: r["confidence"] or 0.0), ["source", "title", "industry", "confidence"]
+            ),
             "industries": counts_table(Counter(r["industry"] for r in stored), "industry"),
             "intents": counts_table(Counter(r["intent"] for r in stored), "intent"),
             "mean_quality": round(sum(r["quality"] for r in stored) / len(stored), 3) if stored else 0.0,

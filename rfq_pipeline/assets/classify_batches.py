@@ -13,6 +13,7 @@ import dagster as dg
 from rfq_pipeline.ai import anthropic_batches as batches
 from rfq_pipeline.ai.spend import BudgetExceeded
 from rfq_pipeline.assets.metadata import counts_table, markdown_table
+from rfq_pipeline.automation import DOWNSTREAM_CONDITION
 from rfq_pipeline.partitions import daily_partitions
 from rfq_pipeline.resources import PostgresResource
 from rfq_pipeline.settings import Settings
@@ -20,6 +21,7 @@ from rfq_pipeline.settings import Settings
 SUBMITTED_KEY = dg.AssetKey(["classify", "batch_submitted"])
 RESULTS_KEY = dg.AssetKey(["classify", "batch_results"])
 NORMALIZED_KEY = dg.AssetKey(["rfqs", "normalized"])
+CLASSIFIED_KEY = dg.AssetKey(["rfqs", "classified"])
 API_TAG = "rfq/api"
 BATCH_ID_TAG = "rfq/batch_id"
 POOL = "anthropic"
@@ -39,9 +41,10 @@ def results_run_config(batch_id: str) -> dg.RunConfig:
 
 def _skip_reason(settings: Settings) -> str | None:
     if not settings.anthropic_api_key:
-        return "no ANTHROPIC_API_KEY configured: the Anthropic classifier is off (the local classifier labels RFQs)"
-    if settings.classifier != "anthropic":
-        return f"RFQ_CLASSIFIER={settings.classifier!r}: the Anthropic classifier is off"
+        return (
+            "no ANTHROPIC_API_KEY configured: the Anthropic classifier is off (the local classifier labels RFQs; the "
+            "ones it is unsure of wait in the desk's review queue or for `rfq-pipeline label`)"
+        )
     return None
 
 
@@ -53,7 +56,10 @@ def _skipped(context: dg.AssetExecutionContext, reason: str) -> dg.AssetObservat
 
 @dg.asset(
     key=SUBMITTED_KEY,
-    deps=[NORMALIZED_KEY],
+    # After the local model: with RFQ_CLASSIFIER=local the batch takes only what it left uncertain.
+    deps=[NORMALIZED_KEY, CLASSIFIED_KEY],
+    # Only with a key: without one every run would only record that it skipped.
+    automation_condition=DOWNSTREAM_CONDITION if Settings.from_env().anthropic_api_key else None,
     partitions_def=daily_partitions,
     # One batch per day keeps each batch's results inside one partition.
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
@@ -63,7 +69,8 @@ def _skipped(context: dg.AssetExecutionContext, reason: str) -> dg.AssetObservat
     tags={API_TAG: "anthropic"},
     pool=POOL,
     output_required=False,  # no key / no budget: the run succeeds without a materialization
-    description="Submits the day's unclassified RFQs as one Anthropic Message Batch (results arrive later).",
+    description="Submits the day's unclassified RFQs as one Anthropic Message Batch (results arrive later); with "
+    "RFQ_CLASSIFIER=local, only the RFQs the local model left uncertain.",
 )
 def classify_batch_submitted(
     context: dg.AssetExecutionContext, postgres: PostgresResource
@@ -79,7 +86,11 @@ def classify_batch_submitted(
     client = batches.make_client(settings)
     try:
         with postgres.db.connection() as conn:
-            candidates = batches.candidates_between(conn, window.start, window.end, version)
+            # With the local model as the classifier, Claude settles only what it left uncertain.
+            only_uncertain = settings.classifier != "anthropic"
+            candidates = batches.candidates_between(
+                conn, window.start, window.end, version, only_uncertain=only_uncertain
+            )
             report = batches.submit_batch(
                 conn,
                 client,
@@ -110,6 +121,7 @@ def classify_batch_submitted(
             "remaining_budget_usd": dg.MetadataValue.float(round(report.remaining_budget_usd, 4)),
             "model": settings.anthropic_model,
             "model_version": version,
+            "scope": "uncertain local labels" if only_uncertain else "every unlabeled RFQ",
         }
     )
 

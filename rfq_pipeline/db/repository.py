@@ -167,9 +167,11 @@ SELECT s.name AS source,
            SELECT 1 FROM classifications c WHERE c.rfq_id = d.id AND c.model_version = %(model_version)s
        )) AS classified_on_day,
        count(d.id) FILTER (WHERE EXISTS (
-           SELECT 1 FROM classifications c
-           WHERE c.rfq_id = d.id AND c.model_version = %(model_version)s AND c.relevant
+           SELECT 1 FROM effective_labels(ARRAY[d.id]) e WHERE e.relevant
        )) AS relevant_on_day,
+       count(d.id) FILTER (WHERE EXISTS (
+           SELECT 1 FROM effective_labels(ARRAY[d.id]) e WHERE e.uncertain
+       )) AS uncertain_on_day,
        count(d.id) FILTER (WHERE EXISTS (
            SELECT 1 FROM dedup_cluster_members m WHERE m.rfq_id = d.id AND m.matched_by <> 'new'
        )) AS duplicates_on_day,

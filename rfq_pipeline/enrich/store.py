@@ -17,17 +17,15 @@ from psycopg.types.json import Jsonb
 
 from rfq_pipeline.enrich.buyer import BuyerProfile
 
-# The latest label of each RFQ decides relevance, whichever classifier (local or Claude) wrote it.
+# The label that counts decides relevance (effective_labels: a person's over Claude's over the local model's; an
+# uncertain local label is not relevant until one of them settles it).
 SELECT_CLUSTERS_TO_ENRICH = """
-WITH day_rfqs AS (
-    SELECT r.id
-    FROM rfqs r
-    WHERE COALESCE(r.posted_at, r.first_seen_at) >= %(start)s AND COALESCE(r.posted_at, r.first_seen_at) < %(end)s
-), latest AS (
-    SELECT DISTINCT ON (c.rfq_id) c.rfq_id, c.relevant, c.industry
-    FROM classifications c
-    JOIN day_rfqs d ON d.id = c.rfq_id
-    ORDER BY c.rfq_id, c.classified_at DESC, c.model_version
+WITH latest AS (
+    SELECT e.rfq_id, e.relevant, e.industry
+    FROM effective_labels(ARRAY(
+        SELECT r.id FROM rfqs r
+        WHERE COALESCE(r.posted_at, r.first_seen_at) >= %(start)s AND COALESCE(r.posted_at, r.first_seen_at) < %(end)s
+    )) e
 ), relevant_clusters AS (
     SELECT DISTINCT m.cluster_id
     FROM latest l

@@ -18,17 +18,15 @@ from PIL import Image, ImageDraw, ImageFont
 
 WINDOW_DAYS = 14
 
-# Per source and posting day: RFQs, relevant ones (latest label), duplicates (joined an earlier request's cluster),
-# and drafts made for them.
+# Per source and posting day: RFQs, relevant ones (the label that counts, see effective_labels), duplicates (joined
+# an earlier request's cluster), and drafts made for them.
 SELECT_DAILY = """
 WITH day_rfqs AS (
     SELECT r.id, r.source, (COALESCE(r.posted_at, r.first_seen_at) AT TIME ZONE 'UTC')::date AS day
     FROM rfqs r
     WHERE COALESCE(r.posted_at, r.first_seen_at) >= %(start)s AND COALESCE(r.posted_at, r.first_seen_at) < %(end)s
 ), latest AS (
-    SELECT DISTINCT ON (c.rfq_id) c.rfq_id, c.relevant
-    FROM classifications c JOIN day_rfqs d ON d.id = c.rfq_id
-    ORDER BY c.rfq_id, c.classified_at DESC, c.model_version
+    SELECT e.rfq_id, e.relevant FROM effective_labels(ARRAY(SELECT id FROM day_rfqs)) e
 )
 SELECT d.day, d.source, count(*) AS rfqs,
        count(*) FILTER (WHERE l.relevant) AS relevant,

@@ -17,6 +17,7 @@ BUCKETS = {
     "uploads": "t-uploads",
     "exports": "t-exports",
     "quote_pdfs": "t-quote-pdfs",
+    "models": "t-models",
 }
 
 
