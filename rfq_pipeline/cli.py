@@ -252,15 +252,47 @@ def _cmd_quote(args: argparse.Namespace) -> int:
     )
 
 
+def _label_usage_error(args: argparse.Namespace) -> str | None:
+    if args.uncertain:
+        if args.rfq_id is not None or args.industry is not None or args.relevant is not None or args.note:
+            return "--uncertain only lists the waiting RFQs; label one with: rfq-pipeline label RFQ_ID --industry ..."
+        return "--limit must be at least 1" if args.limit < 1 else None
+    if args.rfq_id is None:
+        return "say which RFQ to label (rfq-pipeline label RFQ_ID --industry X --relevant yes|no), or --uncertain"
+    if args.source is not None:
+        return "--source goes with --uncertain"
+    return None
+
+
 def _cmd_label(args: argparse.Namespace) -> int:
     from rfq_pipeline.ai.corrections import LabelError, record_label
     from rfq_pipeline.db import migrations
     from rfq_pipeline.db.database import Database, resolve_database_url
     from rfq_pipeline.quotes.cli import cli_actor
 
+    problem = _label_usage_error(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     settings = Settings.from_env()
     url = resolve_database_url(settings)
     migrations.migrate(url, settings.migrations_dir)
+    if args.uncertain:
+        from rfq_pipeline.ai.review_queue import count_uncertain, uncertain_rfqs
+
+        with Database(url, min_size=1, max_size=1) as db, db.connection() as conn:
+            rows = uncertain_rfqs(conn, limit=args.limit, source=args.source)
+            total = count_uncertain(conn, source=args.source)
+        for row in rows:
+            print(json.dumps({"rfq_id": row.id, "source": row.source, "posted_at": row.posted_at.isoformat(),
+                              "confidence": None if row.confidence is None else round(row.confidence, 3),
+                              "industry": row.industry, "relevant": row.relevant, "title": row.title},
+                             ensure_ascii=False))  # fmt: skip
+        # The hint goes to stderr so the listing stays one JSON object per line.
+        shown = f"; the newest {len(rows)} listed" if total > len(rows) else ""
+        print(f"{total} RFQ{'' if total == 1 else 's'} waiting for a person{shown}. Settle one with: "
+              "rfq-pipeline label RFQ_ID --industry X --relevant yes|no", file=sys.stderr)  # fmt: skip
+        return 0
     relevant = None if args.relevant is None else args.relevant == "yes"
     with Database(url, min_size=1, max_size=1) as db, db.connection() as conn:
         try:
@@ -485,9 +517,14 @@ def build_parser() -> argparse.ArgumentParser:
     quote.set_defaults(func=_cmd_quote)
 
     label = sub.add_parser(
-        "label", help="correct the classifier for one RFQ: its industry and/or relevance (kept, never flipped back)"
+        "label",
+        help="correct the classifier for one RFQ: its industry and/or relevance (kept, never flipped back); "
+        "--uncertain lists the RFQs waiting for a person",
     )
-    label.add_argument("rfq_id", type=int)
+    label.add_argument("rfq_id", type=int, nargs="?", help="the RFQ to label (not with --uncertain)")
+    label.add_argument("--uncertain", action="store_true", help="list the RFQs the model was unsure of, newest first")
+    label.add_argument("--limit", type=int, default=100, help="with --uncertain: at most this many (default 100)")
+    label.add_argument("--source", help="with --uncertain: only this source")
     label.add_argument("--industry", help="the right industry (relevance follows unless --relevant is given)")
     label.add_argument("--relevant", choices=["yes", "no"])
     label.add_argument("--note", default="", help="why")

@@ -37,6 +37,7 @@ from flask import (
 from werkzeug.exceptions import HTTPException
 from werkzeug.utils import secure_filename
 
+from rfq_pipeline.ai import review_queue
 from rfq_pipeline.ai.labels import INDUSTRIES
 from rfq_pipeline.db.database import Database, resolve_database_url
 from rfq_pipeline.desk import actions, auth, links, queries
@@ -543,6 +544,78 @@ def task_done(draft_id: int, version: int, kind: str) -> Any:
         draft_id,
         lambda conn: actions.finish_marketplace_task(conn, draft_id, version, kind, user=g.user, now=_now()),
     )
+
+
+# --- The review queue: RFQs the local model was unsure of -------------------------------------------------------
+
+
+def _said(industry: str | None, relevant: bool | None) -> str:
+    relevance = None if relevant is None else ("relevant" if relevant else "not relevant")
+    return ", ".join(part for part in (industry, relevance) if part) or "unlabeled"
+
+
+@bp.app_context_processor
+def _review_count() -> dict[str, Any]:
+    def review_waiting() -> int | None:
+        """How many RFQs wait for a person, for the navigation; ``None`` rather than a failed page."""
+        if "review_waiting" not in g:
+            try:
+                with _desk().db.connection() as conn:
+                    g.review_waiting = review_queue.count_uncertain(conn)
+            except psycopg.Error:
+                g.review_waiting = None
+        return g.review_waiting
+
+    return {"review_waiting": review_waiting}
+
+
+@bp.get("/review")
+@signed_in
+def review() -> str:
+    """RFQs whose label that counts is an uncertain local one, newest first, each with a form to settle it."""
+    source = (request.args.get("source") or "").strip() or None
+    with _desk().db.connection() as conn:
+        rows = review_queue.uncertain_rfqs(conn, limit=review_queue.DEFAULT_LIMIT, source=source)
+        total = review_queue.count_uncertain(conn, source=source)
+        sources = queries.source_names(conn)
+    if source is None:
+        g.review_waiting = total  # the navigation's count, without asking again
+    return render_template("review.html", rows=rows, total=total, source=source, sources=sources,
+                           industries=INDUSTRIES)  # fmt: skip
+
+
+@bp.post("/rfqs/<int:rfq_id>/label")
+@signed_in
+def label_rfq(rfq_id: int) -> Any:
+    """Settle an RFQ from the review queue: a person's label, which counts over the model's from now on."""
+    from rfq_pipeline.ai.corrections import LabelError, record_label
+
+    industry = request.form.get("industry") or None
+    relevant = {"yes": True, "no": False}.get(request.form.get("relevant") or "")
+    note = (request.form.get("note") or "").strip()
+    source = (request.form.get("source") or "").strip() or None
+    desk = _desk()
+    with desk.db.connection() as conn:
+        now = review_queue.lock_label_that_counts(conn, rfq_id)
+        if now is None:
+            flash(f"there is no RFQ {rfq_id}", "error")
+        elif not now.uncertain:
+            # Someone settled it while this page was open: their label stands (correct it on the draft page or with
+            # `rfq-pipeline label` if it is wrong), never replaced by a form made before it.
+            flash(f"RFQ {rfq_id} no longer waits: it is labeled {_said(now.industry, now.relevant)} "
+                  f"({now.provider or 'not classified'}); nothing changed", "error")  # fmt: skip
+        else:
+            try:
+                done = record_label(conn, rfq_id, actor=g.user.email, industry=industry, relevant=relevant,
+                                    note=note, targets=desk.settings.target_industries)  # fmt: skip
+            except LabelError as error:
+                conn.rollback()
+                flash(str(error), "error")
+            else:
+                conn.commit()
+                flash(f"RFQ {done.rfq_id} labeled {_said(done.industry, done.relevant)}; the classifier keeps it "
+                      "and learns from it", "ok")  # fmt: skip
+    return redirect(url_for("desk.review", source=source))
 
 
 # --- Signed links from Slack ---------------------------------------------------------------------------------------

@@ -329,6 +329,16 @@ def draft_view(conn: psycopg.Connection, draft_id: int) -> dict[str, Any] | None
     return view
 
 
+SELECT_SOURCE_NAMES = """
+SELECT name FROM sources ORDER BY name
+"""
+
+
+def source_names(conn: psycopg.Connection) -> list[str]:
+    """Every configured source, for a source filter that also offers sources with nothing waiting right now."""
+    return [row[0] for row in conn.execute(SELECT_SOURCE_NAMES).fetchall()]
+
+
 def draft_risk(conn: psycopg.Connection, draft_id: int) -> tuple[str, str | None] | None:
     """A draft's state and its buyer's risk level, or ``None`` when there is no such draft."""
     row = conn.execute(
@@ -348,5 +358,6 @@ __all__ = [
     "draft_view",
     "filter_options",
     "queue",
+    "source_names",
     "span",
 ]
