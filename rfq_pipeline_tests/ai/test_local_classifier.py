@@ -64,7 +64,11 @@ def test_labels_are_within_the_taxonomy(classifier: LocalClassifier) -> None:
         assert label.provider == "local"
         assert label.model_version == classifier.model_version
         assert 0.0 <= label.details["confidence"] <= 1.0
+        assert 0.0 <= label.details["relevance_confidence"] <= 1.0
         assert 0.0 <= label.details["target_mass"] <= 1.0
+        # the relevance call's confidence is the calibrated mass on the side it chose
+        mass = label.details["target_mass"]
+        assert label.details["relevance_confidence"] == pytest.approx(mass if label.relevant else 1 - mass, abs=2e-3)
     assert classifier.classify([]) == []
 
 
@@ -178,6 +182,8 @@ def test_labels_are_plain_python_values(classifier: LocalClassifier) -> None:
     assert isinstance(label.industry, str) and label.industry in INDUSTRIES
     assert type(label.relevant) is bool
     assert isinstance(label.details["confidence"], float)
+    assert type(label.details["relevance_confidence"]) is float
+    assert type(label.details["target_mass"]) is float
 
 
 # --- evaluation.score on hand-made inputs ------------------------------------------------------------------------
