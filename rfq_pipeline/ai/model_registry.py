@@ -257,6 +257,21 @@ def train_classifier(
     return TrainingOutcome(candidate, current, promote, reason, True, people, current_score)
 
 
+def fetch_artifact(store: ObjectStore, version: ModelVersion, cache_dir: Path, suffix: str) -> Path:
+    """A version's artifact as a local file in ``cache_dir``, named by its digest: fetched once from the object store
+    and checked against the digest recorded at training (a replaced or truncated object is refused)."""
+    cached = cache_dir / f"{version.artifact_sha256}{suffix}"
+    if not cached.exists():
+        data = store.get(version.artifact_key)
+        if hashlib.sha256(data).hexdigest() != version.artifact_sha256:
+            raise RuntimeError(f"model artifact {version.artifact_key} does not match its recorded digest")
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(cached)  # atomic: a concurrent reader never sees half a file
+    return cached
+
+
 @cache
 def _load_artifact(sha256: str, cache_path: Path) -> local.TrainedModel:
     return pickle.loads(cache_path.read_bytes())  # our own artifact, checked against its recorded digest
@@ -271,27 +286,240 @@ def current_classifier(
     current = current_version(conn)
     if current is None or current.packaged or _code_version(current.version) != local.CLASSIFIER_CODE_VERSION:
         return local.local_classifier(targets)
-    cached = cache_dir / f"{current.artifact_sha256}.pkl"
-    if not cached.exists():
-        data = store.get(current.artifact_key)
-        if hashlib.sha256(data).hexdigest() != current.artifact_sha256:
-            raise RuntimeError(f"model artifact {current.artifact_key} does not match its recorded digest")
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(cached)
+    cached = fetch_artifact(store, current, cache_dir, ".pkl")
     return local.LocalClassifier(_load_artifact(current.artifact_sha256, cached), targets)
+
+
+# --- The static embedder -------------------------------------------------------------------------------------------
+#
+# The packaged table (`make install`) is distilled from all-MiniLM-L6-v2 on the project's own marketplace text. A new
+# version is distilled from the same teacher on that text plus the RFQs the pipeline has stored (fair game; never a
+# held-out Alibaba title, never a text the agreement figure is measured on). Its vectors are a different model: a
+# promoted version gets its own name, its own partial HNSW index, and re-embeds through ``rfqs/embedded``. The
+# classifier keeps reading the packaged table (its features were fitted on it).
+
+STATIC_EMBEDDER = "static_embedder"
+STATIC_CODE_VERSION = "static-distill-v1"  # bump when the recipe or its evaluation changes
+STORED_TEXTS_LIMIT = 20_000  # the newest stored RFQs a version is distilled on (teacher time grows with them)
+
+SELECT_STORED_TEXTS = """
+SELECT title, description FROM rfqs ORDER BY COALESCE(posted_at, first_seen_at) DESC, id DESC LIMIT %(limit)s
+"""
+
+
+def _dedup_pairs() -> tuple[list[str], list[str]]:
+    import json
+
+    from rfq_pipeline.ai.embedding_store import rfq_embedding_text
+    from rfq_pipeline.dedup.pair_model import LABELS_DIR
+
+    texts, clusters = [], []
+    with (LABELS_DIR / "records.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                record = json.loads(line)
+                texts.append(rfq_embedding_text(record["title"], record.get("description") or ""))
+                clusters.append(str(record["gold_cluster"]))
+    return texts, clusters
+
+
+@cache
+def _teacher_vectors(texts: tuple[str, ...]) -> Any:
+    from rfq_pipeline.ai.embeddings import TorchMiniLM
+
+    return TorchMiniLM().embed(list(texts))
+
+
+def embedder_evaluation(embedder: Any) -> dict[str, Any]:
+    """A static embedder's figures on text no version is distilled on: mean cosine to the teacher's vectors and the
+    top-10 neighbour overlap on the held-out marketplace texts, and the ROC AUC of cosine similarity for telling the
+    labeled dedup set's same-request pairs from every other pair (hard negatives included). ``score`` is the mean of
+    the cosine and the AUC."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    from rfq_pipeline.ai.training_data import distillation_split
+
+    held_out = tuple(distillation_split()[1])
+    teacher = _teacher_vectors(held_out)
+    mine = embedder.embed(list(held_out))
+    cosine = float(np.mean(np.sum(teacher * mine, axis=1)))
+    k = 10
+    near_teacher = np.argsort(-(teacher @ teacher.T), axis=1)[:, 1 : k + 1]
+    near_mine = np.argsort(-(mine @ mine.T), axis=1)[:, 1 : k + 1]
+    overlap = float(np.mean([len(set(a) & set(b)) / k for a, b in zip(near_teacher, near_mine, strict=True)]))
+    texts, clusters = _dedup_pairs()
+    vectors = embedder.embed(texts)
+    rows, cols = np.triu_indices(len(texts), 1)
+    similarity = np.sum(vectors[rows] * vectors[cols], axis=1)
+    same = np.array([clusters[i] == clusters[j] for i, j in zip(rows, cols, strict=True)])
+    auc = float(roc_auc_score(same, similarity))
+    digest = hashlib.sha256(STATIC_CODE_VERSION.encode())
+    for text in (*held_out, *texts):
+        digest.update(text.encode("utf-8") + b"\n")
+    return {
+        "evaluation_id": digest.hexdigest()[:12],
+        "score": round((cosine + auc) / 2, 6),
+        "teacher_cosine": round(cosine, 4),
+        "neighbour_overlap_top10": round(overlap, 4),
+        "dedup_pair_auc": round(auc, 4),
+        "held_out_texts": len(held_out),
+        "dedup_records": len(texts),
+        "dedup_same_request_pairs": int(same.sum()),
+    }
+
+
+def _distillation_texts(conn: psycopg.Connection, limit: int) -> tuple[list[str], int]:
+    """The packaged recipe's texts plus the newest stored RFQs' (minus held-out titles and held-out agreement texts);
+    returns the texts and how many stored ones were added."""
+    from rfq_pipeline.ai.embedding_store import rfq_embedding_text
+    from rfq_pipeline.ai.training_data import distillation_split, held_out_title_keys, title_key
+
+    fit, held_out = distillation_split()
+    skip = set(fit) | set(held_out)
+    held_titles = held_out_title_keys()
+    stored = []
+    for title, description in conn.execute(SELECT_STORED_TEXTS, {"limit": limit}).fetchall():
+        if title_key(title or "") in held_titles:
+            continue
+        text = rfq_embedding_text(title or "", description or "")
+        if text.strip() and text not in skip:
+            skip.add(text)
+            stored.append(text)
+    return [*fit, *stored], len(stored)
+
+
+def _index_name(version: str) -> str:
+    return "rfq_embeddings_" + hashlib.sha256(version.encode()).hexdigest()[:12] + "_hnsw_idx"
+
+
+def ensure_vector_index(conn: psycopg.Connection, model: str, dims: int) -> str:
+    """The partial HNSW index of one embedding model (its own space: vectors of two models never mix)."""
+    from psycopg import sql
+
+    name = _index_name(model)
+    conn.execute(
+        sql.SQL(
+            "CREATE INDEX IF NOT EXISTS {} ON rfq_embeddings USING hnsw ((embedding::halfvec({})) halfvec_cosine_ops) "
+            "WHERE model = {}"
+        ).format(sql.Identifier(name), sql.Literal(dims), sql.Literal(model))
+    )
+    return name
+
+
+def register_packaged_embedder(conn: psycopg.Connection, *, run_id: str | None = None) -> ModelVersion:
+    """Record (once) the packaged static table with its evaluation, current when no version is."""
+    from rfq_pipeline.ai.embeddings import STATIC_NAME, embedder_named, ensure_static_artifact
+
+    recorded = get_version(conn, STATIC_NAME, STATIC_EMBEDDER)
+    if recorded is not None:
+        return recorded
+    path = ensure_static_artifact()
+    evaluation = embedder_evaluation(embedder_named("minilm-static"))
+    version = ModelVersion(
+        kind=STATIC_EMBEDDER, version=STATIC_NAME, artifact_key=PACKAGED + path.name,
+        artifact_sha256=_sha256_file(path), evaluation_id=evaluation["evaluation_id"], score=evaluation["score"],
+        evaluation=evaluation, training={"stored_rfq_texts": 0}, decision="promoted",
+        reason="first version: distilled by `make install` from the project's marketplace text",
+    )  # fmt: skip
+    _record(conn, version, promote=current_version(conn, STATIC_EMBEDDER) is None, run_id=run_id)
+    return get_version(conn, STATIC_NAME, STATIC_EMBEDDER)  # type: ignore[return-value]
+
+
+def train_static_embedder(
+    conn: psycopg.Connection,
+    store: ObjectStore,
+    *,
+    run_id: str | None = None,
+    cache_dir: Path,
+    stored_limit: int = STORED_TEXTS_LIMIT,
+    distill: Any = None,
+) -> TrainingOutcome:
+    """Distill a version on the packaged recipe's text plus the stored RFQs', evaluate it, and promote it only if it
+    beats the current version; a promoted version gets its vector index before any process serves it.
+
+    ``distill(path, texts)`` writes the table (default: :func:`rfq_pipeline.ai.embeddings.distill_static`).
+    """
+    import tempfile
+
+    from rfq_pipeline.ai.embeddings import DIMS, STATIC_NAME, distill_static
+
+    current = current_version(conn, STATIC_EMBEDDER) or register_packaged_embedder(conn, run_id=run_id)
+    texts, stored = _distillation_texts(conn, stored_limit)
+    digest = hashlib.sha256(STATIC_CODE_VERSION.encode())
+    for text in texts:
+        digest.update(text.encode("utf-8") + b"\n")
+    version = STATIC_NAME if not stored else f"{STATIC_NAME.rsplit('-v', 1)[0]}-{digest.hexdigest()[:10]}"
+    people = PeopleTrainingSet([], [], {}, {})
+    recorded = get_version(conn, version, STATIC_EMBEDDER)
+    if recorded is not None:
+        why = "same recipe and texts as " + ("the current version" if recorded.version == current.version
+                                             else f"{recorded.version}, {recorded.decision}")  # fmt: skip
+        return TrainingOutcome(recorded, current, False, why, False, people)
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "table.npz"
+        (distill or (lambda p, t: distill_static(p, texts=t)))(path, texts)
+        embedder = _static_embedder(path, version)
+        evaluation = embedder_evaluation(embedder)
+        data = path.read_bytes()
+    current_score = current.score if current.evaluation_id == evaluation["evaluation_id"] else None
+    if current_score is None:
+        current_score = float(embedder_evaluation(current_embedder(conn, store, cache_dir))["score"])
+    promote, reason = decide(float(evaluation["score"]), current, current_score)
+    key = f"static_embedder/{version}.npz"
+    store.put(key, data)
+    candidate = ModelVersion(
+        kind=STATIC_EMBEDDER, version=version, artifact_key=key, artifact_sha256=hashlib.sha256(data).hexdigest(),
+        evaluation_id=evaluation["evaluation_id"], score=float(evaluation["score"]), evaluation=evaluation,
+        training={"texts": len(texts), "stored_rfq_texts": stored}, decision="promoted" if promote else "kept_current",
+        reason=reason,
+    )  # fmt: skip
+    if promote:
+        ensure_vector_index(conn, version, DIMS)
+    _record(conn, candidate, promote=promote, run_id=run_id)
+    return TrainingOutcome(candidate, current, promote, reason, True, people, current_score)
+
+
+def _static_embedder(path: Path, name: str) -> Any:
+    from rfq_pipeline.ai.embeddings import DIMS, StaticEmbedder, minilm_teacher
+
+    return StaticEmbedder(path, minilm_teacher().tokenizer_path, name, DIMS)
+
+
+@cache
+def _cached_static(path: Path, name: str) -> Any:
+    return _static_embedder(path, name)
+
+
+def current_embedder(
+    conn: psycopg.Connection, store: ObjectStore, cache_dir: Path, setting: str = "minilm-static"
+) -> Any:
+    """The embedder of ``RFQ_EMBEDDER``: for the static one, its current version (a promoted table from the object
+    store, kept in ``cache_dir`` by digest, or the packaged table)."""
+    from rfq_pipeline.ai.embeddings import embedder_named
+
+    current = current_version(conn, STATIC_EMBEDDER) if setting == "minilm-static" else None
+    if current is None or current.packaged:
+        return embedder_named(setting)
+    return _cached_static(fetch_artifact(store, current, cache_dir, ".npz"), current.version)
 
 
 __all__ = [
     "CLASSIFIER",
+    "STATIC_EMBEDDER",
     "ModelVersion",
     "TrainingOutcome",
     "current_classifier",
+    "current_embedder",
     "current_version",
     "decide",
+    "embedder_evaluation",
+    "ensure_vector_index",
+    "fetch_artifact",
     "get_version",
     "history",
     "register_packaged",
+    "register_packaged_embedder",
     "train_classifier",
+    "train_static_embedder",
 ]

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from rfq_pipeline.assets.metadata import counts_table, markdown_table
-from rfq_pipeline.assets.models import CLASSIFIER_MODEL_KEY
+from rfq_pipeline.assets.models import CLASSIFIER_MODEL_KEY, STATIC_EMBEDDER_KEY
 from rfq_pipeline.automation import DOWNSTREAM_CONDITION
 from rfq_pipeline.db import repository
 from rfq_pipeline.partitions import daily_partitions
@@ -112,7 +112,7 @@ def rfqs_classified(
 
 @dg.asset(
     key=EMBEDDED_KEY,
-    deps=[CLASSIFIED_KEY],
+    deps=[CLASSIFIED_KEY, STATIC_EMBEDDER_KEY],
     partitions_def=daily_partitions,
     automation_condition=DOWNSTREAM_CONDITION,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -128,19 +128,20 @@ def rfqs_classified(
     ],
 )
 def rfqs_embedded(
-    context: dg.AssetExecutionContext, postgres: PostgresResource
+    context: dg.AssetExecutionContext, postgres: PostgresResource, models: ObjectStoreResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """Embed the partition's RFQs whose text has no vector under the configured model yet."""
+    """Embed the partition's RFQs whose text has no vector under the configured model's current version yet."""
     import time
 
     from rfq_pipeline.ai.embedding_store import embed_rfqs
-    from rfq_pipeline.ai.embeddings import embedder_named
+    from rfq_pipeline.ai.model_registry import current_embedder
 
-    embedder = embedder_named(Settings.from_env().embedder)
+    settings = Settings.from_env()
     window = context.partition_time_window
-    params = {"start": window.start, "end": window.end, "model": embedder.name}
     started = time.perf_counter()
     with postgres.db.connection() as conn:
+        embedder = current_embedder(conn, models.get_store(), settings.models_cache_dir, settings.embedder)
+        params = {"start": window.start, "end": window.end, "model": embedder.name}
         ids = repository.rfq_ids_between(conn, window.start, window.end)
         written = embed_rfqs(conn, embedder, ids)
         embedded, total = conn.execute(COUNT_PARTITION_EMBEDDED, params).fetchone()

@@ -9,7 +9,7 @@ from rfq_pipeline.assets.metadata import markdown_table
 from rfq_pipeline.automation import DOWNSTREAM_CONDITION
 from rfq_pipeline.db import repository
 from rfq_pipeline.partitions import daily_partitions
-from rfq_pipeline.resources import PostgresResource
+from rfq_pipeline.resources import ObjectStoreResource, PostgresResource
 from rfq_pipeline.settings import Settings
 
 CLUSTERS_KEY = dg.AssetKey(["rfqs", "clusters"])
@@ -50,16 +50,17 @@ ORDER BY r.id
     ],
 )
 def rfqs_clusters(
-    context: dg.AssetExecutionContext, postgres: PostgresResource
+    context: dg.AssetExecutionContext, postgres: PostgresResource, models: ObjectStoreResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Assign the RFQs posted in the run's partitions to clusters (new RFQs join, bridge RFQs merge clusters)."""
-    from rfq_pipeline.ai.embeddings import embedder_named
+    from rfq_pipeline.ai.model_registry import current_embedder
     from rfq_pipeline.dedup.clusters import assign_clusters, cluster_invariants, ensure_embeddings
 
     settings = Settings.from_env()
-    embedder = embedder_named(settings.embedder)
     window = context.partition_time_window
     with postgres.db.connection() as conn:
+        # The same version rfqs/embedded wrote: the ANN lookups stay in one model's space.
+        embedder = current_embedder(conn, models.get_store(), settings.models_cache_dir, settings.embedder)
         ids = repository.rfq_ids_between(conn, window.start, window.end)
         embedded_here = sum(
             ensure_embeddings(conn, embedder, ids[i : i + _EMBED_BATCH]) for i in range(0, len(ids), _EMBED_BATCH)

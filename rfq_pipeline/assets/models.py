@@ -1,5 +1,6 @@
-"""The local classifier as assets: ``labels/training_set`` decides when enough new labels arrived, ``models/classifier``
-trains a version on them, evaluates it on the dev folds and promotes it only if it beats the current one.
+"""The local models as assets: ``labels/training_set`` decides when enough new labels arrived, ``models/classifier``
+trains a version on them, evaluates it on the dev folds and promotes it only if it beats the current one;
+``models/static_embedder`` does the same for the distilled embedder, weekly, on the stored RFQs' text.
 
 Thin wrappers over :mod:`rfq_pipeline.ai.model_registry` and :mod:`rfq_pipeline.ai.corrections`.
 
@@ -16,12 +17,16 @@ from typing import Any
 import dagster as dg
 
 from rfq_pipeline.ai.classifier import CLASSIFIER_CODE_VERSION
+from rfq_pipeline.ai.model_registry import STATIC_CODE_VERSION, TrainingOutcome
 from rfq_pipeline.assets.metadata import markdown_table
 from rfq_pipeline.resources import ObjectStoreResource, PostgresResource
 from rfq_pipeline.settings import Settings
 
 TRAINING_SET_KEY = dg.AssetKey(["labels", "training_set"])
 CLASSIFIER_MODEL_KEY = dg.AssetKey(["models", "classifier"])
+STATIC_EMBEDDER_KEY = dg.AssetKey(["models", "static_embedder"])
+# Weekly: the stored RFQs grow slowly, and a promoted table re-embeds the recent days.
+EMBEDDER_CRON = "0 3 * * 0"
 RETRAIN_TICK = "*/30 * * * *"
 
 RETRAIN_CONDITION = (
@@ -132,6 +137,28 @@ def evaluation_metadata(evaluation: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _decision(outcome: TrainingOutcome) -> dict[str, Any]:
+    candidate = outcome.candidate
+    return {
+        "version": candidate.version,
+        "decision": "promoted" if outcome.promoted else "kept current",
+        "reason": outcome.reason,
+        "current_version": candidate.version if outcome.promoted else outcome.current_before.version,
+    }
+
+
+def _report(
+    context: dg.AssetExecutionContext, key: dg.AssetKey, outcome: TrainingOutcome, metadata: dict[str, Any]
+) -> Iterator[dg.Output[None]]:
+    """A promotion (or the asset's first run) is a materialization, whose data version is the current version, so
+    the stages below follow; a version that did not win is an observation with the same figures."""
+    context.log.info(f"{outcome.candidate.version}: {metadata['decision']} ({outcome.reason})")
+    if outcome.promoted or context.instance.get_latest_materialization_event(key) is None:
+        yield dg.Output(None, metadata=metadata, data_version=dg.DataVersion(str(metadata["current_version"])))
+    else:
+        context.log_event(dg.AssetObservation(asset_key=key, metadata=metadata))
+
+
 @dg.asset(
     key=CLASSIFIER_MODEL_KEY,
     deps=[TRAINING_SET_KEY],
@@ -157,20 +184,51 @@ def models_classifier(
                                    run_id=context.run.run_id)  # fmt: skip
     candidate = outcome.candidate
     metadata: dict[str, Any] = {
-        "version": candidate.version,
-        "decision": "promoted" if outcome.promoted else "kept current",
-        "reason": outcome.reason,
-        "current_version": candidate.version if outcome.promoted else outcome.current_before.version,
+        **_decision(outcome),
         "current_score": dg.MetadataValue.float(float(outcome.current_score or outcome.current_before.score)),
         "training_people": dg.MetadataValue.json(outcome.people.by_source),
         "training_left_out": dg.MetadataValue.json(outcome.people.skipped),
         **evaluation_metadata(candidate.evaluation),
     }
-    context.log.info(f"{candidate.version}: {metadata['decision']} ({outcome.reason})")
-    if outcome.promoted or context.instance.get_latest_materialization_event(CLASSIFIER_MODEL_KEY) is None:
-        yield dg.Output(None, metadata=metadata, data_version=dg.DataVersion(str(metadata["current_version"])))
-    else:
-        context.log_event(dg.AssetObservation(asset_key=CLASSIFIER_MODEL_KEY, metadata=metadata))
+    yield from _report(context, CLASSIFIER_MODEL_KEY, outcome, metadata)
 
 
-model_assets = [labels_training_set, models_classifier]
+@dg.asset(
+    key=STATIC_EMBEDDER_KEY,
+    group_name="models",
+    kinds={"pytorch", "numpy"},
+    owners=["team:data-science"],
+    output_required=False,
+    code_version=STATIC_CODE_VERSION,
+    automation_condition=(
+        dg.AutomationCondition.cron_tick_passed(EMBEDDER_CRON) & ~dg.AutomationCondition.in_progress()
+    ).with_label(f"weekly ({EMBEDDER_CRON})"),
+    description="Distills a version of the static embedder from all-MiniLM-L6-v2 on the project's marketplace text "
+    "plus the stored RFQs, evaluates it (agreement with the teacher on held-out text, dedup pair AUC on the labeled "
+    "set) and promotes it only if it beats the current version; a promoted version gets its own vector index and "
+    "re-embeds the recent days through rfqs/embedded.",
+)
+def models_static_embedder(
+    context: dg.AssetExecutionContext, postgres: PostgresResource, models: ObjectStoreResource
+) -> Iterator[dg.Output[None]]:
+    """Distill, evaluate and maybe promote; materialize when the current version changed, else observe."""
+    from rfq_pipeline.ai.model_registry import train_static_embedder
+
+    settings = Settings.from_env()
+    with postgres.db.connection() as conn:
+        outcome = train_static_embedder(conn, models.get_store(), run_id=context.run.run_id,
+                                        cache_dir=settings.models_cache_dir)  # fmt: skip
+    candidate = outcome.candidate
+    evaluation = candidate.evaluation
+    metadata: dict[str, Any] = {
+        **_decision(outcome),
+        "score": dg.MetadataValue.float(float(evaluation["score"])),
+        "teacher_cosine": dg.MetadataValue.float(float(evaluation["teacher_cosine"])),
+        "neighbour_overlap_top10": dg.MetadataValue.float(float(evaluation["neighbour_overlap_top10"])),
+        "dedup_pair_auc": dg.MetadataValue.float(float(evaluation["dedup_pair_auc"])),
+        "training": dg.MetadataValue.json(candidate.training),
+    }
+    yield from _report(context, STATIC_EMBEDDER_KEY, outcome, metadata)
+
+
+model_assets = [labels_training_set, models_classifier, models_static_embedder]

@@ -132,3 +132,39 @@ def test_promotion_rule() -> None:
     assert model_registry.decide(0.81, current, 0.8)[0] is True
     assert model_registry.decide(0.8, current, 0.8) == (False, "score 0.8000 does not beat 0.8000 of v1; kept it")
     assert model_registry.decide(0.79, current, 0.8)[0] is False
+
+
+def test_a_static_embedder_version_distilled_on_stored_rfqs_is_promoted_indexed_and_served(
+    env: Settings, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    from rfq_pipeline.assets.models import STATIC_EMBEDDER_KEY
+
+    with psycopg.connect(env.database_url) as conn:
+        packaged = model_registry.register_packaged_embedder(conn)
+        assert packaged.promoted_at is not None and 0.5 < packaged.evaluation["dedup_pair_auc"] <= 1
+        conn.execute("UPDATE model_versions SET score = 0.0")  # any distilled version beats it
+        for n, title in enumerate(["Rosemary hair oil 60ml private label", "Vitamin C face serum 30ml OEM"]):
+            conn.execute(INSERT_RFQ, (f"e{n}", title))
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(model_assets, selection=[STATIC_EMBEDDER_KEY], resources=resources, instance=instance)
+        [event] = _events(result, STATIC_EMBEDDER_KEY)[0]
+        meta = {k: v.value for k, v in event.metadata.items()}
+        assert meta["decision"] == "promoted" and meta["training"]["stored_rfq_texts"] == 2
+        version = meta["version"]
+        assert version != packaged.version and version.startswith("all-MiniLM-L6-v2-static-")
+        with psycopg.connect(env.database_url) as conn:
+            index = conn.execute(
+                "SELECT indexdef FROM pg_indexes WHERE tablename = 'rfq_embeddings' AND indexdef LIKE %s",
+                (f"%{version}%",),
+            ).fetchone()
+            assert index is not None and "hnsw" in index[0]
+            served = model_registry.current_embedder(conn, object_store_for("models", env), tmp_path)
+        assert served.name == version
+        vectors = served.embed(["argan oil shampoo 500ml", "argan oil hair shampoo", "steel pipe 6 inch"])
+        assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
+        assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+        again = dg.materialize(model_assets, selection=[STATIC_EMBEDDER_KEY], resources=resources, instance=instance)
+        _, [observed] = _events(again, STATIC_EMBEDDER_KEY)
+        assert observed.metadata["reason"].value == "same recipe and texts as the current version"

@@ -9,7 +9,7 @@ import pytest
 
 from rfq_pipeline.assets.clusters import CLUSTERS_KEY, INVARIANTS_CHECK, cluster_assets
 from rfq_pipeline.db import repository
-from rfq_pipeline.resources import PostgresResource
+from rfq_pipeline.resources import ObjectStoreResource, PostgresResource
 
 INSERT_RFQ = """
 INSERT INTO rfqs (source, external_id, canonical_url, title, description, quantity_text, buyer_name, country_raw,
@@ -40,7 +40,11 @@ def test_asset_clusters_the_day_and_checks_the_invariants(
             conn.execute(INSERT_RFQ, row)
 
     for _ in range(2):  # the second materialization finds everything assigned and changes nothing
-        result = dg.materialize(cluster_assets, partition_key="2025-07-13", resources={"postgres": PostgresResource()})
+        result = dg.materialize(
+            cluster_assets,
+            partition_key="2025-07-13",
+            resources={"postgres": PostgresResource(), "models": ObjectStoreResource(role="models")},
+        )
         assert result.success
     events = result.get_asset_materialization_events()
     metadata = events[0].materialization.metadata
