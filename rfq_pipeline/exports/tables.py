@@ -125,8 +125,10 @@ ORDER BY r.id
 
 SELECT_EXPORT_CLASSIFICATIONS = """
 SELECT c.rfq_id, c.model_version, c.provider, c.industry, c.relevant, c.intent, c.quality::double precision AS quality,
-       c.classified_at,
-       row_number() OVER (PARTITION BY c.rfq_id ORDER BY c.classified_at DESC, c.model_version) = 1 AS is_latest
+       c.classified_at, c.confidence::double precision AS confidence, c.uncertain,
+       -- The label that counts, as effective_labels orders them: a person's, then Claude's, then the newest.
+       row_number() OVER (PARTITION BY c.rfq_id ORDER BY (c.provider = 'human') DESC, (c.provider = 'anthropic') DESC,
+                          c.classified_at DESC, c.model_version) = 1 AS is_latest
 FROM classifications c
 JOIN rfqs r ON r.id = c.rfq_id
 WHERE COALESCE(r.posted_at, r.first_seen_at) >= %(start)s AND COALESCE(r.posted_at, r.first_seen_at) < %(end)s
@@ -313,7 +315,8 @@ RFQS = TableSpec(
 
 CLASSIFICATIONS = TableSpec(
     name="classifications",
-    description="Labels per RFQ and model version; is_latest marks the label that currently decides relevance.",
+    description="Labels per RFQ and model version; is_latest marks the label that counts (a person's, then Claude's, "
+    "then the newest); an uncertain local label (below the confidence threshold) is not counted as relevant.",
     sql=SELECT_EXPORT_CLASSIFICATIONS,
     columns=_cols(
         ("rfq_id", I64),
@@ -324,6 +327,8 @@ CLASSIFICATIONS = TableSpec(
         ("intent", STR),
         ("quality", F64),
         ("classified_at", _UTC),
+        ("confidence", F64),  # calibrated; NULL for people's and Claude's labels
+        ("uncertain", BOOL),
         ("is_latest", BOOL),
     ),
 )

@@ -46,6 +46,8 @@ PINNED = {
         ("intent", "VARCHAR"),
         ("quality", "DOUBLE"),
         ("classified_at", "TIMESTAMP WITH TIME ZONE"),
+        ("confidence", "DOUBLE"),
+        ("uncertain", "BOOLEAN"),
         ("is_latest", "BOOLEAN"),
     ],
     "clusters": [
