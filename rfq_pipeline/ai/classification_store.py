@@ -106,28 +106,29 @@ def write_labels(
         return cur.rowcount if cur.rowcount >= 0 else len(rows)
 
 
+def _window_rows(
+    conn: psycopg.Connection, query: str, start: datetime, end: datetime, model_version: str
+) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query, {"start": start, "end": end, "model_version": model_version}).fetchall()
+
+
 def unclassified_between(
     conn: psycopg.Connection, start: datetime, end: datetime, model_version: str
 ) -> list[dict[str, Any]]:
     """RFQs posted in ``[start, end)`` with no label from ``model_version``."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        params = {"start": start, "end": end, "model_version": model_version}
-        return cur.execute(SELECT_UNCLASSIFIED, params).fetchall()
+    return _window_rows(conn, SELECT_UNCLASSIFIED, start, end, model_version)
 
 
 def uncertain_between(
     conn: psycopg.Connection, start: datetime, end: datetime, model_version: str
 ) -> list[dict[str, Any]]:
     """RFQs posted in ``[start, end)`` left uncertain by the local model and not labeled by ``model_version``."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        params = {"start": start, "end": end, "model_version": model_version}
-        return cur.execute(SELECT_UNCERTAIN, params).fetchall()
+    return _window_rows(conn, SELECT_UNCERTAIN, start, end, model_version)
 
 
 def labels_between(
     conn: psycopg.Connection, start: datetime, end: datetime, model_version: str
 ) -> list[dict[str, Any]]:
     """The labels ``model_version`` gave RFQs posted in ``[start, end)``."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        params = {"start": start, "end": end, "model_version": model_version}
-        return cur.execute(SELECT_LABELS_BETWEEN, params).fetchall()
+    return _window_rows(conn, SELECT_LABELS_BETWEEN, start, end, model_version)

@@ -232,8 +232,8 @@ class _Featurizer:
         """
         from scipy import sparse
 
-        tokenizer = self._static()._tokenizer  # the embedder's own tokenizer and vocabulary
-        vocabulary = self._static()._table.shape[0]
+        tokenizer = self._static().tokenizer  # the embedder's own tokenizer and vocabulary
+        vocabulary = self._static().table.shape[0]
 
         def bag(strings: list[str]):  # -> scipy.sparse.csr_matrix
             # Ids only: the fast variant skips the character offsets nothing here reads (same ids, ~30% less time).
@@ -274,7 +274,7 @@ class _Featurizer:
         if not isinstance(embedder, StaticMiniLM):
             return embedder.embed(batch.titles), embedder.embed(batch.texts()), None
         titles, texts = self._token_bags(batch)
-        table = embedder._table
+        table = embedder.table
         # What StaticMiniLM.embed computes (a normalized sum of token rows), as one sparse product per view; its
         # 256-token truncation does not bite under a cap of a few hundred characters (only a title of more than
         # ~800 characters would be read past it, by the whole-text view).

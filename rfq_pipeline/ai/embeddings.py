@@ -24,9 +24,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 # Built from the packaged model by `make install` (`rfq-pipeline models build`), or on first use if missing.
 STATIC_ARTIFACT = Path(__file__).resolve().parent / "models" / "minilm_static_v1.npz"
@@ -120,6 +123,16 @@ class StaticEmbedder:
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_tokens)
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """The tokenizer whose ids index :attr:`table` (no padding, truncated like :meth:`embed`)."""
+        return self._tokenizer
+
+    @property
+    def table(self) -> np.ndarray:
+        """(vocabulary, dims) token vectors; a text's embedding is the normalized sum of its tokens' rows."""
+        return self._table
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

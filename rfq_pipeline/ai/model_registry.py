@@ -51,14 +51,6 @@ FROM model_versions
 WHERE kind = %(kind)s AND version = %(version)s
 """
 
-SELECT_HISTORY = """
-SELECT version, score, decision, reason, trained_at, promoted_at
-FROM model_versions
-WHERE kind = %(kind)s
-ORDER BY trained_at DESC, version
-LIMIT %(limit)s
-"""
-
 # Once per version: a re-run that trains the same version again records nothing new. The wall clock, not the
 # transaction's start, orders promotions: two in one transaction must not tie.
 INSERT_VERSION = """
@@ -108,11 +100,6 @@ def get_version(conn: psycopg.Connection, version: str, kind: str = CLASSIFIER) 
     with conn.cursor(row_factory=dict_row) as cur:
         return _row_to_version(cur.execute(SELECT_VERSION, {"kind": kind, "version": version}).fetchone())
 
-
-def history(conn: psycopg.Connection, kind: str = CLASSIFIER, limit: int = 20) -> list[dict[str, Any]]:
-    """The latest recorded versions with their score and decision, newest first."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(SELECT_HISTORY, {"kind": kind, "limit": limit}).fetchall()
 
 
 def _record(conn: psycopg.Connection, version: ModelVersion, *, promote: bool, run_id: str | None) -> bool:
@@ -193,8 +180,7 @@ class TrainingOutcome:
     current_before: ModelVersion
     promoted: bool
     reason: str
-    new_version: bool  # False: the candidate was already recorded (same code and training data), nothing changed
-    people: PeopleTrainingSet
+    people: PeopleTrainingSet | None = None  # the classifier's labels from people and Claude (None: the embedder)
     current_score: float | None = None
 
 
@@ -227,7 +213,7 @@ def train_classifier(
     if recorded is not None:
         why = "same code and training data as " + ("the current version" if recorded.version == current.version
                                                    else f"{recorded.version}, {recorded.decision}")  # fmt: skip
-        return TrainingOutcome(recorded, current, False, why, False, people)
+        return TrainingOutcome(recorded, current, False, why, people)
     evaluation = model_evaluation(embedder, extra=people.examples)
     evaluation_id = str(evaluation["evaluation_id"])
     score = float(evaluation["score"])  # type: ignore[arg-type]
@@ -254,7 +240,7 @@ def train_classifier(
         reason=reason,
     )
     _record(conn, candidate, promote=promote, run_id=run_id)
-    return TrainingOutcome(candidate, current, promote, reason, True, people, current_score)
+    return TrainingOutcome(candidate, current, promote, reason, people, current_score)
 
 
 def fetch_artifact(store: ObjectStore, version: ModelVersion, cache_dir: Path, suffix: str) -> Path:
@@ -450,12 +436,11 @@ def train_static_embedder(
     for text in texts:
         digest.update(text.encode("utf-8") + b"\n")
     version = STATIC_NAME if not stored else f"{STATIC_NAME.rsplit('-v', 1)[0]}-{digest.hexdigest()[:10]}"
-    people = PeopleTrainingSet([], [], {}, {})
     recorded = get_version(conn, version, STATIC_EMBEDDER)
     if recorded is not None:
         why = "same recipe and texts as " + ("the current version" if recorded.version == current.version
                                              else f"{recorded.version}, {recorded.decision}")  # fmt: skip
-        return TrainingOutcome(recorded, current, False, why, False, people)
+        return TrainingOutcome(recorded, current, False, why)
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "table.npz"
         (distill or (lambda p, t: distill_static(p, texts=t)))(path, texts)
@@ -477,7 +462,7 @@ def train_static_embedder(
     if promote:
         ensure_vector_index(conn, version, DIMS)
     _record(conn, candidate, promote=promote, run_id=run_id)
-    return TrainingOutcome(candidate, current, promote, reason, True, people, current_score)
+    return TrainingOutcome(candidate, current, promote, reason, current_score=current_score)
 
 
 def _static_embedder(path: Path, name: str) -> Any:
@@ -517,7 +502,6 @@ __all__ = [
     "ensure_vector_index",
     "fetch_artifact",
     "get_version",
-    "history",
     "register_packaged",
     "register_packaged_embedder",
     "train_classifier",

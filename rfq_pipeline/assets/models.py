@@ -182,12 +182,13 @@ def models_classifier(
     with postgres.db.connection() as conn:
         outcome = train_classifier(conn, models.get_store(), targets=settings.target_industries,
                                    run_id=context.run.run_id)  # fmt: skip
-    candidate = outcome.candidate
+    candidate, people = outcome.candidate, outcome.people
+    assert people is not None  # a classifier training always says what it learned from
     metadata: dict[str, Any] = {
         **_decision(outcome),
         "current_score": dg.MetadataValue.float(float(outcome.current_score or outcome.current_before.score)),
-        "training_people": dg.MetadataValue.json(outcome.people.by_source),
-        "training_left_out": dg.MetadataValue.json(outcome.people.skipped),
+        "training_people": dg.MetadataValue.json(people.by_source),
+        "training_left_out": dg.MetadataValue.json(people.skipped),
         **evaluation_metadata(candidate.evaluation),
     }
     yield from _report(context, CLASSIFIER_MODEL_KEY, outcome, metadata)
