@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from json.encoder import encode_basestring_ascii as _json_string
 from typing import Any
 
 import psycopg
@@ -214,18 +216,29 @@ def record_raw_page(conn: psycopg.Connection, row: dict[str, Any]) -> int:
     return int(found[0])
 
 
+_HASHED_TEXT_FIELDS = (
+    "buyer_company", "buyer_name", "canonical_url", "country_raw", "description", "quantity_text", "title",
+)  # fmt: skip
+
+
 def rfq_content_sha256(rfq: ParsedRfq) -> str:
-    """Hash of what a page says about an RFQ, excluding the fetch-time-relative posting text."""
-    payload = {
-        "canonical_url": rfq.canonical_url,
-        "title": rfq.title,
-        "description": rfq.description,
-        "quantity_text": rfq.quantity_text,
-        "buyer_name": rfq.buyer_name,
-        "buyer_company": rfq.buyer_company,
-        "country_raw": rfq.country_raw,
-        "attributes": rfq.attributes,
-    }
+    """Hash of what a page says about an RFQ, excluding the fetch-time-relative posting text.
+
+    The hash is of ``json.dumps`` of the fields with sorted keys. The text is assembled field by field with the
+    encoder ``json.dumps`` itself uses (same bytes, about twice as fast: a bulk import hashes every row).
+    """
+    values = [getattr(rfq, name) for name in _HASHED_TEXT_FIELDS]
+    if not all(type(value) is str for value in values):
+        return _content_sha256_slow(rfq)
+    attributes = json.dumps(rfq.attributes, sort_keys=True, default=str) if rfq.attributes else "{}"
+    parts = [f'{{"attributes": {attributes}']
+    parts.extend(f'"{name}": {_json_string(value)}' for name, value in zip(_HASHED_TEXT_FIELDS, values, strict=True))
+    return hashlib.sha256((", ".join(parts) + "}").encode()).hexdigest()
+
+
+def _content_sha256_slow(rfq: ParsedRfq) -> str:
+    payload = {name: getattr(rfq, name) for name in _HASHED_TEXT_FIELDS}
+    payload["attributes"] = rfq.attributes
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -238,36 +251,105 @@ class UpsertCounts:
     changed: int  # updated rows whose content differed (inserted rows not counted)
 
 
-def upsert_rfqs(conn: psycopg.Connection, rows: Iterable[tuple[ParsedRfq, int | None]]) -> UpsertCounts:
-    """Insert new RFQs and refresh known ones, keyed by (source, external_id).
+# Below this many rows a batch is upserted statement by statement (pipelined); above it, binary COPY into a staging
+# table and one set-based statement win (about 6x at 5,000 rows; `make bench` measures both against the anchor).
+BULK_UPSERT_MIN_ROWS = 200
 
-    The statements are pipelined (one network round trip per batch, not per row); each still runs on its own, so
-    an RFQ listed twice in one batch is simply upserted twice.
+COPY_RFQS_STAGING = """
+COPY rfqs_staging (batch_token, seq, source, external_id, canonical_url, title, description, posted_at, posted_text,
+                   quantity_text, buyer_name, buyer_company, country_raw, attributes, content_sha256, raw_page_id,
+                   extraction)
+FROM STDIN WITH (FORMAT BINARY)
+"""
+
+_STAGING_TYPES = [
+    "uuid", "int4", "text", "text", "text", "text", "text", "timestamptz", "text",
+    "text", "text", "text", "text", "jsonb", "text", "int8", "text",
+]  # fmt: skip
+
+# The same rules as UPSERT_RFQ, for a whole staged batch in one statement (the batch holds each RFQ once).
+# `previous` reads the table as it was before the statement, so "changed" means the page says something new.
+MERGE_RFQS_STAGING = """
+WITH incoming AS MATERIALIZED (
+    SELECT seq, source, external_id, canonical_url, title, description, posted_at, posted_text, quantity_text,
+           buyer_name, buyer_company, country_raw, attributes, content_sha256, raw_page_id, extraction
+    FROM rfqs_staging
+    WHERE batch_token = %(token)s
+),
+previous AS (
+    SELECT r.source, r.external_id, r.content_sha256
+    FROM rfqs r JOIN incoming i ON r.source = i.source AND r.external_id = i.external_id
+),
+upserted AS (
+    INSERT INTO rfqs (source, external_id, canonical_url, title, description, posted_at, posted_text, quantity_text,
+                      buyer_name, buyer_company, country_raw, attributes, content_sha256, raw_page_id, extraction)
+    SELECT source, external_id, canonical_url, title, description, posted_at, posted_text, quantity_text,
+           buyer_name, buyer_company, country_raw, attributes, content_sha256, raw_page_id, extraction
+    FROM incoming
+    ORDER BY seq
+    ON CONFLICT ON CONSTRAINT rfqs_source_external_id_key DO UPDATE SET
+        canonical_url = EXCLUDED.canonical_url,
+        title = EXCLUDED.title,
+        description = EXCLUDED.description,
+        posted_at = COALESCE(rfqs.posted_at, EXCLUDED.posted_at),
+        posted_text = EXCLUDED.posted_text,
+        quantity_text = EXCLUDED.quantity_text,
+        buyer_name = EXCLUDED.buyer_name,
+        buyer_company = EXCLUDED.buyer_company,
+        country_raw = EXCLUDED.country_raw,
+        attributes = EXCLUDED.attributes,
+        content_sha256 = EXCLUDED.content_sha256,
+        raw_page_id = EXCLUDED.raw_page_id,
+        extraction = EXCLUDED.extraction,
+        last_seen_at = now(),
+        updated_at = CASE WHEN rfqs.content_sha256 = EXCLUDED.content_sha256 THEN rfqs.updated_at ELSE now() END,
+        normalized_at = CASE WHEN rfqs.content_sha256 = EXCLUDED.content_sha256 THEN rfqs.normalized_at END
+    WHERE NOT (rfqs.extraction = 'selectors' AND EXCLUDED.extraction = 'fallback')
+    RETURNING source, external_id, content_sha256, (xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE u.inserted) AS inserted,
+       count(*) FILTER (WHERE NOT u.inserted AND p.content_sha256 IS DISTINCT FROM u.content_sha256) AS changed
+FROM upserted u
+LEFT JOIN previous p ON p.source = u.source AND p.external_id = u.external_id
+"""
+
+CLEAR_RFQS_STAGING = "DELETE FROM rfqs_staging WHERE batch_token = %(token)s"
+
+
+def _upsert_params(rfq: ParsedRfq, raw_page_id: int | None) -> dict[str, Any]:
+    attributes = dict(rfq.attributes)
+    if rfq.country_code:
+        attributes["country_code"] = rfq.country_code
+    return {
+        "source": rfq.source,
+        "external_id": rfq.external_id,
+        "canonical_url": rfq.canonical_url,
+        "title": rfq.title,
+        "description": rfq.description,
+        "posted_at": rfq.posted_at,
+        "posted_text": rfq.posted_text,
+        "quantity_text": rfq.quantity_text,
+        "buyer_name": rfq.buyer_name,
+        "buyer_company": rfq.buyer_company,
+        "country_raw": rfq.country_raw,
+        "attributes": Jsonb(attributes),
+        "content_sha256": rfq_content_sha256(rfq),
+        "raw_page_id": raw_page_id,
+        "extraction": rfq.extraction,
+    }
+
+
+def upsert_rfqs(conn: psycopg.Connection, rows: Iterable[tuple[ParsedRfq, int | None]]) -> UpsertCounts:
+    """Insert new RFQs and refresh known ones, keyed by (source, external_id); the path is chosen by batch size.
+
+    Small batches (a listing page) are pipelined statements, one network round trip per batch. From
+    ``BULK_UPSERT_MIN_ROWS`` rows on, the batch is copied into a staging table and merged by one statement. Both
+    apply the same rules; an RFQ listed twice in one batch counts once in the bulk path and twice in the small one.
     """
-    params = []
-    for rfq, raw_page_id in rows:
-        attributes = dict(rfq.attributes)
-        if rfq.country_code:
-            attributes["country_code"] = rfq.country_code
-        params.append(
-            {
-                "source": rfq.source,
-                "external_id": rfq.external_id,
-                "canonical_url": rfq.canonical_url,
-                "title": rfq.title,
-                "description": rfq.description,
-                "posted_at": rfq.posted_at,
-                "posted_text": rfq.posted_text,
-                "quantity_text": rfq.quantity_text,
-                "buyer_name": rfq.buyer_name,
-                "buyer_company": rfq.buyer_company,
-                "country_raw": rfq.country_raw,
-                "attributes": Jsonb(attributes),
-                "content_sha256": rfq_content_sha256(rfq),
-                "raw_page_id": raw_page_id,
-                "extraction": rfq.extraction,
-            }
-        )
+    batch = list(rows)
+    if len(batch) >= BULK_UPSERT_MIN_ROWS:
+        return _upsert_rfqs_bulk(conn, batch)
+    params = [_upsert_params(rfq, raw_page_id) for rfq, raw_page_id in batch]
     if not params:
         return UpsertCounts(seen=0, inserted=0, changed=0)
     inserted = changed = 0
@@ -284,6 +366,33 @@ def upsert_rfqs(conn: psycopg.Connection, rows: Iterable[tuple[ParsedRfq, int | 
             if not cur.nextset():
                 break
     return UpsertCounts(seen=len(params), inserted=inserted, changed=changed)
+
+
+def _upsert_rfqs_bulk(conn: psycopg.Connection, batch: Sequence[tuple[ParsedRfq, int | None]]) -> UpsertCounts:
+    # One row per RFQ, at its last sighting in the batch (what statement-by-statement upserts would leave behind):
+    # INSERT ... ON CONFLICT may not touch a row twice.
+    latest = {(rfq.source, rfq.external_id): (rfq, raw_page_id) for rfq, raw_page_id in batch}
+    token = uuid.uuid4()
+    with conn.cursor() as cur:
+        with cur.copy(COPY_RFQS_STAGING) as copy:
+            copy.set_types(_STAGING_TYPES)
+            for seq, (rfq, raw_page_id) in enumerate(latest.values()):
+                attributes = rfq.attributes
+                if rfq.country_code:
+                    attributes = {**attributes, "country_code": rfq.country_code}
+                copy.write_row(
+                    (
+                        token, seq, rfq.source, rfq.external_id, rfq.canonical_url, rfq.title, rfq.description,
+                        rfq.posted_at, rfq.posted_text, rfq.quantity_text, rfq.buyer_name, rfq.buyer_company,
+                        rfq.country_raw, Jsonb(attributes), rfq_content_sha256(rfq), raw_page_id, rfq.extraction,
+                    )
+                )  # fmt: skip
+            # The merge sorts and hashes the whole batch: in memory, not in temporary files.
+        cur.execute("SELECT set_config('work_mem', '128MB', true)")
+        found = cur.execute(MERGE_RFQS_STAGING, {"token": token}).fetchone()
+        cur.execute(CLEAR_RFQS_STAGING, {"token": token})
+    inserted, changed = (int(found[0]), int(found[1])) if found else (0, 0)
+    return UpsertCounts(seen=len(batch), inserted=inserted, changed=changed)
 
 
 def record_crawl(conn: psycopg.Connection, row: dict[str, Any]) -> None:

@@ -97,3 +97,89 @@ def test_raw_page_index_is_idempotent_per_content(clean_db: str) -> None:
         counts = conn.execute("SELECT count(*), sum(fetch_count) FROM raw_pages").fetchone()
     assert len({first, timeout_id, changed}) == 3
     assert counts == (3, 5)
+
+
+def _table(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute(
+        "SELECT source, external_id, canonical_url, title, description, posted_at, posted_text, quantity_text, "
+        "buyer_name, buyer_company, country_raw, attributes, content_sha256, extraction, normalized_at IS NULL "
+        "FROM rfqs ORDER BY id"
+    ).fetchall()
+
+
+def test_bulk_upsert_leaves_the_same_rows_and_counts_as_the_statement_path(clean_db: str) -> None:
+    """Rounds of inserts, unchanged re-reads, edits, a later posting time and a fallback sighting, applied once
+    through the pipelined statements and once through COPY + one merge, end in the same table and counts."""
+    n = repository.BULK_UPSERT_MIN_ROWS
+    first = [_rfq(str(i), country_code="AE" if i % 3 == 0 else "") for i in range(n)]
+    second = [
+        _rfq(str(i), quantity_text=f"{i} Kilogram") if i % 4 == 0
+        else _rfq(str(i), posted_at=POSTED + timedelta(hours=5)) if i % 4 == 1
+        else _rfq(str(i), title="Argan oil (generic read)", extraction="fallback") if i % 4 == 2
+        else _rfq(str(i), country_code="AE" if i % 3 == 0 else "")
+        for i in range(n)
+    ] + [_rfq(f"new-{i}") for i in range(5)]  # fmt: skip
+    results: dict[str, tuple[list, list]] = {}
+    for path in ("statements", "bulk"):
+        with psycopg.connect(clean_db) as conn:
+            conn.execute("TRUNCATE rfqs RESTART IDENTITY CASCADE")
+            _setup(conn)
+            counts = []
+            for batch in (first, second, second):
+                if path == "statements":  # below the bulk threshold, chunk by chunk
+                    parts = [batch[i : i + n // 4] for i in range(0, len(batch), n // 4)]
+                    got = [repository.upsert_rfqs(conn, [(r, None) for r in part]) for part in parts]
+                    counts.append((sum(g.seen for g in got), sum(g.inserted for g in got), sum(g.changed for g in got)))
+                else:
+                    got1 = repository.upsert_rfqs(conn, [(r, None) for r in batch])
+                    counts.append((got1.seen, got1.inserted, got1.changed))
+                conn.execute("UPDATE rfqs SET normalized_at = now()")
+            staged = conn.execute("SELECT count(*) FROM rfqs_staging").fetchone()[0]
+            results[path] = (counts, _table(conn))
+        assert staged == 0
+    assert results["bulk"] == results["statements"]
+    counts = results["bulk"][0]
+    assert counts[0] == (n, n, 0)
+    assert counts[1] == (n + 5, 5, n // 4)  # only the edited quantities are changes; fallback reads are ignored
+    assert counts[2] == (n + 5, 0, 0)
+
+
+def test_bulk_upsert_takes_an_rfq_listed_twice_at_its_last_sighting(clean_db: str) -> None:
+    rows = [(_rfq(str(i)), None) for i in range(repository.BULK_UPSERT_MIN_ROWS)]
+    rows.append((_rfq("0", title="Argan Oil, cosmetic grade"), None))
+    with psycopg.connect(clean_db) as conn:
+        _setup(conn)
+        counts = repository.upsert_rfqs(conn, rows)
+        title = conn.execute("SELECT title FROM rfqs WHERE external_id = '0'").fetchone()[0]
+    assert (counts.seen, counts.inserted) == (len(rows), repository.BULK_UPSERT_MIN_ROWS)
+    assert title == "Argan Oil, cosmetic grade"
+
+
+def test_content_hash_is_the_hash_of_the_sorted_json_of_the_fields() -> None:
+    """Stored hashes were written with this formula: the fast assembly must give the same bytes, or every stored
+    RFQ would read as changed at its next sighting."""
+    import hashlib
+    import json
+
+    def reference(rfq: ParsedRfq) -> str:
+        payload = {
+            "canonical_url": rfq.canonical_url,
+            "title": rfq.title,
+            "description": rfq.description,
+            "quantity_text": rfq.quantity_text,
+            "buyer_name": rfq.buyer_name,
+            "buyer_company": rfq.buyer_company,
+            "country_raw": rfq.country_raw,
+            "attributes": rfq.attributes,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+    cases = [
+        _rfq("1"),
+        _rfq("2", attributes={}),
+        _rfq("3", title='Crème "bio" \\ 面霜 \u2028 \U0001f600', description="line\nbreak\ttab"),
+        _rfq("4", attributes={"z": [1, 2.5, None], "a": {"nested": True}, "when": POSTED}),
+        _rfq("5", buyer_name="Ana", buyer_company="Ünïcode GmbH", country_raw=""),
+        _rfq("6", description=None),  # type: ignore[arg-type]  # not a str: the slow path
+    ]
+    assert [repository.rfq_content_sha256(r) for r in cases] == [reference(r) for r in cases]
