@@ -583,6 +583,9 @@ def build_parser() -> argparse.ArgumentParser:
     presign.add_argument("--expires", type=int, default=3600, help="seconds the POST stays valid")
     uploads.set_defaults(func=_cmd_uploads)
 
+    from rfq_pipeline.imports.cli import add_parser as add_import_parser
+
+    add_import_parser(sub)
     export = sub.add_parser("export", help="export days to Parquet for analysts and rebuild the DuckDB file")
     export.add_argument("--date", help="one posting day (YYYY-MM-DD, default: today UTC)")
     export.add_argument("--from", dest="from_date", help="first day of a range (YYYY-MM-DD)")

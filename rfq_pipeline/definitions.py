@@ -9,6 +9,7 @@ from rfq_pipeline.assets.buyers import buyer_assets
 from rfq_pipeline.assets.classify_batches import batch_assets, batch_jobs
 from rfq_pipeline.assets.clusters import cluster_assets
 from rfq_pipeline.assets.exports import export_assets
+from rfq_pipeline.assets.imports import import_assets
 from rfq_pipeline.assets.intake import intake_assets, intake_jobs
 from rfq_pipeline.assets.models import model_assets
 from rfq_pipeline.assets.quotes import quote_assets
@@ -37,9 +38,9 @@ pipeline_assets = [
     *report_assets,
     *export_assets,
 ]
-# Intake assets are materialized by their sensors' runs, for the objects named in the run config.
+# Intake and import assets are materialized by their sensors' runs, for the objects named in the run config.
 # The model assets train and evaluate (minutes); declarative automation retrains after enough new labels.
-all_assets = [*pipeline_assets, *batch_assets, *intake_assets, *model_assets]
+all_assets = [*pipeline_assets, *batch_assets, *intake_assets, *import_assets, *model_assets]
 
 resources = {
     "postgres": PostgresResource(),

@@ -6,9 +6,10 @@ from collections.abc import Iterator
 import dagster as dg
 import polars as pl
 
+from rfq_pipeline.assets.imports import IMPORTS_KEY
 from rfq_pipeline.assets.metadata import counts_table, markdown_table
 from rfq_pipeline.assets.sources import source_asset_key
-from rfq_pipeline.automation import DOWNSTREAM_CONDITION
+from rfq_pipeline.automation import downstream_condition
 from rfq_pipeline.db import repository
 from rfq_pipeline.normalize.rfqs import NORMALIZER_VERSION, normalize_rfqs
 from rfq_pipeline.partitions import daily_partitions
@@ -38,9 +39,11 @@ _INPUT_SCHEMA = {
         *(source_asset_key(name) for name, spec in SOURCES.items() if spec.crawl_allowed),
         dg.AssetKey(["intake", "email"]),
         dg.AssetKey(["intake", "uploads"]),
+        IMPORTS_KEY,
     ],
     partitions_def=daily_partitions,
-    automation_condition=DOWNSTREAM_CONDITION,
+    # An archive spans years: import_stages_sensor runs the days it loaded, automation does not re-run a month.
+    automation_condition=downstream_condition(ignore=dg.AssetSelection.assets(IMPORTS_KEY)),
     # Normalizing is one SQL read and one write per batch: a backfill of a month is cheaper as one run.
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="rfqs",

@@ -241,8 +241,11 @@ def _queue_policy(queue_arn: str, bucket: str, account: str) -> str:
     )
 
 
-def _notification_id(settings: Settings, logical: str) -> str:
-    return f"{settings.aws_resource_prefix}-{logical}"
+def _notification_id(settings: Settings, logical: str, prefix: str) -> str:
+    # One configuration per prefix; the first route of a queue keeps the id it always had.
+    first = next(p for _, p, q in naming.NOTIFICATION_ROUTES if q == logical)
+    suffix = "" if prefix == first else "-" + prefix.strip("/")
+    return f"{settings.aws_resource_prefix}-{logical}{suffix}"
 
 
 def _normalized_queue_config(config: dict[str, Any]) -> tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]]:
@@ -528,13 +531,16 @@ def bootstrap(
         url, arn = _ensure_queue(sqs, name, attributes, "sqs queue", report)
         report.queue_urls[logical], report.dlq_urls[logical], arns[logical] = url, dlq_url, arn
 
+    allowed: set[tuple[str, str]] = set()
     for role, prefix, logical in naming.NOTIFICATION_ROUTES:
         bucket = report.buckets[role]
-        policy = _queue_policy(arns[logical], bucket, account)
-        queue = naming.queue_name(settings, logical)
-        _ensure_queue_policy(sqs, report.queue_urls[logical], queue, policy, f"s3 {bucket} may send", report)
+        if (bucket, logical) not in allowed:  # one policy per bucket and queue, whatever the prefixes
+            allowed.add((bucket, logical))
+            policy = _queue_policy(arns[logical], bucket, account)
+            queue = naming.queue_name(settings, logical)
+            _ensure_queue_policy(sqs, report.queue_urls[logical], queue, policy, f"s3 {bucket} may send", report)
         # S3 validates the destination (the queue policy) when the notification is configured: policy first.
-        _ensure_notification(s3, bucket, _notification_id(settings, logical), arns[logical], prefix, report)
+        _ensure_notification(s3, bucket, _notification_id(settings, logical, prefix), arns[logical], prefix, report)
 
     raw_mime = report.buckets["raw_mime"]
     _ensure_ses_bucket_policy(s3, raw_mime, account, region, settings.ses_rule_set, report)

@@ -8,6 +8,7 @@ Routing (what bootstrap wires up; the sensors read one queue each):
 
 * SES receipt rule -> raw-MIME bucket under ``inbound/`` -> S3 ``ObjectCreated:*`` -> queue ``inbound-mail``
 * uploads bucket under ``uploads/`` (presigned POSTs) -> S3 ``ObjectCreated:*`` -> queue ``uploads``
+* uploads bucket under ``imports/`` (archives of past RFQs) -> S3 ``ObjectCreated:*`` -> queue ``uploads``
 * anyone who wants a crawl -> queue ``scrape-requests`` (JSON bodies; no S3 events)
 * SES bounce and complaint notifications of the sending identity (``RFQ_QUOTE_FROM``) -> SNS topic
   ``RFQ_SNS_SES_FEEDBACK_TOPIC`` (default ``<prefix>-ses-feedback``) -> queue ``ses-feedback`` (SNS envelopes)
@@ -26,11 +27,13 @@ LOGICAL_QUEUES = (INBOUND_MAIL, UPLOADS, SCRAPE_REQUESTS, SES_FEEDBACK)
 # Key prefixes inside the buckets that S3 notifies about.
 INBOUND_MAIL_PREFIX = "inbound/"  # in the raw_mime bucket, written by the SES receipt rule
 UPLOADS_PREFIX = "uploads/"  # in the uploads bucket, written by presigned POSTs
+IMPORTS_PREFIX = "imports/"  # in the uploads bucket: archives of past RFQs, imports/<source>/<file>
 
 # Which bucket role feeds which queue, under which prefix.
 NOTIFICATION_ROUTES: tuple[tuple[str, str, str], ...] = (
     ("raw_mime", INBOUND_MAIL_PREFIX, INBOUND_MAIL),
     ("uploads", UPLOADS_PREFIX, UPLOADS),
+    ("uploads", IMPORTS_PREFIX, UPLOADS),
 )
 
 DLQ_SUFFIX = "-dlq"

@@ -9,12 +9,16 @@ recording keeps failing is left to SQS's redrive policy, and dead-lettered with 
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from rfq_pipeline.assets.imports import IMPORTS_KEY, import_archives_job, import_run_config, import_stages_job
 from rfq_pipeline.assets.intake import intake_email_job, intake_uploads_job, run_config_for
+from rfq_pipeline.imports.objects import is_archive
+from rfq_pipeline.imports.pipeline import partition_range
 from rfq_pipeline.intake import store
 from rfq_pipeline.intake.processing import ObjectRef
 from rfq_pipeline.intake.scrape_requests import InvalidScrapeRequest, parse_scrape_request
@@ -63,10 +67,21 @@ def batch_run_key(kind: str, tick: str, ref: ObjectRef) -> str:
     return f"{kind}:{tick}:{ref.received_at().date().isoformat()}"
 
 
+def _kind_of(kind: str, key: str) -> str | None:
+    """The request kind of an object: archives under ``imports/`` of the uploads bucket are imports; a mapping file
+    beside them is read by the import, not imported."""
+    from rfq_pipeline.aws.naming import IMPORTS_PREFIX
+
+    if kind == "upload" and key.startswith(IMPORTS_PREFIX):
+        return "import" if is_archive(key) else None
+    return kind
+
+
 def drain_object_events(
-    queue, postgres: PostgresResource, kind: str, bucket: str, prefix: str, report: TickReport
+    queue, postgres: PostgresResource, kind: str, bucket: str, prefix: str | tuple[str, ...], report: TickReport
 ) -> None:
-    """Record every created object of ``bucket``/``prefix`` announced on ``queue``; DLQ what is not an S3 event."""
+    """Record every created object of ``bucket`` under ``prefix`` announced on ``queue``; DLQ what is not an S3
+    event."""
     from rfq_pipeline.aws.sqs import S3EventParseError, created_objects, parse_s3_notification, record_then_delete
 
     tick = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")
@@ -89,8 +104,11 @@ def drain_object_events(
                         if not event.key.startswith(prefix):
                             continue
                         ref = ObjectRef(event.bucket, event.key, event.etag or "", event.size, event.event_time)
-                        run_key = batch_run_key(kind, tick, ref)
-                        new = store.record_request(conn, kind, ref.request_key, run_key, ref.as_payload())
+                        object_kind = _kind_of(kind, event.key)
+                        if object_kind is None:
+                            continue
+                        run_key = batch_run_key(object_kind, tick, ref)
+                        new = store.record_request(conn, object_kind, ref.request_key, run_key, ref.as_payload())
                         report.recorded += new
                         report.duplicates += not new
 
@@ -125,6 +143,24 @@ def _run_requests(postgres: PostgresResource, kind: str, job_name: str) -> list[
     return requests
 
 
+def _import_run_requests(postgres: PostgresResource) -> list[dg.RunRequest]:
+    """One run per batch of recorded archives (not partitioned: an archive spans many days)."""
+    with postgres.db.connection() as conn:
+        pending = store.pending_requests(conn, "import", MAX_OBJECTS_PER_TICK)
+    batches: dict[str, list[store.IntakeRequest]] = {}
+    for request in pending:
+        batches.setdefault(request.run_key, []).append(request)
+    return [
+        dg.RunRequest(
+            run_key=run_key,
+            job_name=import_archives_job.name,
+            run_config=import_run_config([r.request_key for r in batch]),
+            tags={"rfq/intake": "import", "rfq/objects": str(len(batch))},
+        )
+        for run_key, batch in list(batches.items())[:MAX_RUNS_PER_TICK]
+    ]
+
+
 @dg.sensor(
     name="inbound_mail_sensor",
     jobs=[intake_email_job],
@@ -154,10 +190,11 @@ def inbound_mail_sensor(
 
 @dg.sensor(
     name="uploads_sensor",
-    jobs=[intake_uploads_job],
+    jobs=[intake_uploads_job, import_archives_job],
     minimum_interval_seconds=60,
     default_status=_default_status(),
-    description="Lists the uploads prefix in S3 and requests an intake/uploads run per new or re-uploaded document.",
+    description="Lists the uploads and imports prefixes in S3; requests an intake/uploads run per new or re-uploaded "
+    "document and an imports/archives run per archive.",
 )
 def uploads_sensor(
     context: dg.SensorEvaluationContext, postgres: PostgresResource, sqs: SqsResource
@@ -170,23 +207,24 @@ def uploads_sensor(
     what guarantees completeness, the queue only keeps it from piling up.
     """
     from rfq_pipeline.aws.clients import boto3_client
-    from rfq_pipeline.aws.naming import UPLOADS, UPLOADS_PREFIX, bucket_name
+    from rfq_pipeline.aws.naming import IMPORTS_PREFIX, UPLOADS, UPLOADS_PREFIX, bucket_name
 
     settings = Settings.from_env()
     if reason := _aws_configured(settings):
         return dg.SkipReason(reason)
     report = TickReport()
-    drain_object_events(sqs.get_queue(UPLOADS), postgres, "upload", bucket_name(settings, "uploads"), UPLOADS_PREFIX,
-                        report)
+    prefixes = (UPLOADS_PREFIX, IMPORTS_PREFIX)
+    drain_object_events(sqs.get_queue(UPLOADS), postgres, "upload", bucket_name(settings, "uploads"), prefixes, report)
     cursor = json.loads(context.cursor) if context.cursor else {"last_modified": "", "key": ""}
     bucket = bucket_name(settings, "uploads")
     s3 = boto3_client("s3", settings)
     seen: list[tuple[str, str, dict]] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=UPLOADS_PREFIX):
-        for item in page.get("Contents", []):
-            modified = item["LastModified"].astimezone(UTC).isoformat()
-            if (modified, item["Key"]) > (cursor["last_modified"], cursor["key"]):
-                seen.append((modified, item["Key"], item))
+    for prefix in prefixes:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                modified = item["LastModified"].astimezone(UTC).isoformat()
+                if (modified, item["Key"]) > (cursor["last_modified"], cursor["key"]):
+                    seen.append((modified, item["Key"], item))
     seen.sort()
     batch = seen[:MAX_OBJECTS_PER_TICK]
     recorded = 0
@@ -194,10 +232,13 @@ def uploads_sensor(
     with postgres.db.connection() as conn:
         for modified, key, item in batch:
             ref = ObjectRef(bucket, key, item.get("ETag", ""), int(item.get("Size", 0)), modified)
-            run_key = batch_run_key("upload", tick, ref)
-            recorded += store.record_request(conn, "upload", ref.request_key, run_key, ref.as_payload())
+            kind = _kind_of("upload", key)
+            if kind is None:
+                continue
+            run_key = batch_run_key(kind, tick, ref)
+            recorded += store.record_request(conn, kind, ref.request_key, run_key, ref.as_payload())
     new_cursor = {"last_modified": batch[-1][0], "key": batch[-1][1]} if batch else cursor
-    requests = _run_requests(postgres, "upload", intake_uploads_job.name)
+    requests = _run_requests(postgres, "upload", intake_uploads_job.name) + _import_run_requests(postgres)
     context.log.info(f"listed {len(seen)} new objects, recorded {recorded}; notifications: {report.describe()}")
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(new_cursor))
 
@@ -273,4 +314,45 @@ def scrape_requests_sensor(
     return dg.SensorResult(run_requests=requests)
 
 
-intake_sensors = [inbound_mail_sensor, uploads_sensor, scrape_requests_sensor]
+@dg.run_status_sensor(
+    name="import_stages_sensor",
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[import_archives_job],
+    request_job=import_stages_job,
+    default_status=_default_status(),
+    description="After an import run: one run of normalize -> classify -> embed -> clusters over the days it loaded.",
+)
+def import_stages_sensor(context: dg.RunStatusSensorContext) -> list[dg.RunRequest] | dg.SkipReason:
+    """The day ranges the import recorded in its materialization, as partition-range runs (single-run backfills)."""
+    run_id = context.dagster_run.run_id
+    requests = import_stage_requests(context.instance, run_id)
+    return requests or dg.SkipReason(f"import {run_id} loaded no day the stages cover")
+
+
+def import_stage_requests(instance: dg.DagsterInstance, run_id: str) -> list[dg.RunRequest]:
+    """One run request per day range that the import run ``run_id`` loaded, clipped to the partitions."""
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    ranges: set[tuple[str, str]] = set()
+    for record in records.records:
+        materialization = record.event_log_entry.asset_materialization
+        if materialization is None or materialization.asset_key != IMPORTS_KEY:
+            continue
+        value = materialization.metadata.get("day_ranges")
+        ranges.update((str(low), str(high)) for low, high in (value.value if value is not None else []))
+    requests = []
+    for low, high in sorted(ranges):
+        clipped = partition_range(date.fromisoformat(low), date.fromisoformat(high))
+        if clipped is None:  # before RFQ_PARTITIONS_START: stored, but no stage runs for it
+            continue
+        start, end = (day.isoformat() for day in clipped)
+        requests.append(
+            dg.RunRequest(
+                run_key=f"import-stages:{run_id}:{start}:{end}",
+                tags={ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end,
+                      "rfq/trigger": "import", "rfq/import_run": run_id},
+            )
+        )  # fmt: skip
+    return requests
+
+
+intake_sensors = [inbound_mail_sensor, uploads_sensor, scrape_requests_sensor, import_stages_sensor]

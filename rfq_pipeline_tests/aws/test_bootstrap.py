@@ -72,11 +72,15 @@ def test_bootstrapped_resources_are_configured(aws_env: Settings) -> None:
         [statement] = json.loads(queue.attributes()["Policy"])["Statement"]
         assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
         assert statement["Condition"]["ArnLike"]["aws:SourceArn"] == f"arn:aws:s3:::{BUCKETS[role]}"
-        [config] = s3.get_bucket_notification_configuration(Bucket=BUCKETS[role])["QueueConfigurations"]
+        configs = s3.get_bucket_notification_configuration(Bucket=BUCKETS[role])["QueueConfigurations"]
+        # moto answers "prefix", S3 "Prefix"
+        [config] = [c for c in configs if c["Filter"]["Key"]["FilterRules"][0]["Value"] == prefix]
         assert config["QueueArn"] == queue.arn
         assert config["Events"] == ["s3:ObjectCreated:*"]
         [rule] = config["Filter"]["Key"]["FilterRules"]
-        assert (rule["Name"].lower(), rule["Value"]) == ("prefix", prefix)  # moto answers "prefix", S3 "Prefix"
+        assert (rule["Name"].lower(), rule["Value"]) == ("prefix", prefix)
+    uploads = s3.get_bucket_notification_configuration(Bucket=BUCKETS["uploads"])["QueueConfigurations"]
+    assert sorted(c["Filter"]["Key"]["FilterRules"][0]["Value"] for c in uploads) == ["imports/", "uploads/"]
     assert "QueueConfigurations" not in s3.get_bucket_notification_configuration(Bucket=BUCKETS["exports"])
 
     [ses_statement] = json.loads(s3.get_bucket_policy(Bucket=BUCKETS["raw_mime"])["Policy"])["Statement"]
