@@ -74,6 +74,8 @@ def load_mapping(path: Path) -> ColumnMapping:
     if not isinstance(date_format, str):
         raise MappingError(f"{path}: date_format must be a strptime format such as '%d/%m/%Y'")
     ignore = raw.get("ignore") or []
+    if not isinstance(ignore, list) or not all(isinstance(c, str) for c in ignore):
+        raise MappingError(f"{path}: ignore must be a list of column names")
     return ColumnMapping(columns=_columns(raw["columns"]), date_format=date_format, ignore=tuple(ignore))
 
 

@@ -222,3 +222,13 @@ def _days(first, last) -> list:
     from datetime import timedelta
 
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def test_the_documented_mapping_example_is_a_valid_mapping(tmp_path: Path) -> None:
+    text = (REPO_ROOT / "docs" / "operating.md").read_text(encoding="utf-8")
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "map.yaml"
+    path.write_text("\n".join(line.removeprefix("  ") for line in block.splitlines()), encoding="utf-8")
+    mapping = load_mapping(path)
+    assert mapping.columns["quantity"] == ("Qty", "Unit") and mapping.date_format == "%d/%m/%Y"
+    assert mapping.ignore == ("Internal notes",)
