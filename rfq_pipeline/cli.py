@@ -7,12 +7,17 @@ import json
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from rfq_pipeline.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    import psutil
 
 
 def _masked(url: str) -> str:
@@ -61,58 +66,257 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0 if summary.success else 1
 
 
+# SIGHUP too: the children have sessions of their own, so a closed terminal no longer hangs them up directly.
+_DEV_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class _Signalled(BaseException):
+    """Raised by ``rfq-pipeline dev``'s handler on the first stop signal; a BaseException, like KeyboardInterrupt,
+    so that no ``except Exception`` on the way up swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _DevSignals:
+    """SIGINT, SIGTERM and SIGHUP for ``rfq-pipeline dev``: the first unwinds the command, so that it stops what it
+    started; a later one only makes the shutdown skip the rest of its grace period."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.urgent = False
+        self._deferred = 0
+
+    def handle(self, signum: int, _frame: object) -> None:
+        """The handler: raise on the first signal, unless inside :meth:`deferred` or :meth:`shield` was called."""
+        if self.signum is not None:
+            self.urgent = True
+            return
+        self.signum = signum
+        if not self._deferred:
+            raise _Signalled(signum)
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """A block the first signal does not interrupt; it is raised when the block ends.
+
+        Around starting a child and registering its stop: a signal in between would leave the child running.
+        """
+        self._deferred += 1
+        try:
+            yield
+        finally:
+            self._deferred -= 1
+        if self.signum is not None and not self._deferred:
+            raise _Signalled(self.signum)
+
+    def shield(self) -> None:
+        """From now on no signal interrupts: the command is already stopping what it started."""
+        self._deferred += 1
+
+    def install(self) -> Callable[[], None]:
+        """Install the handler for SIGINT, SIGTERM and SIGHUP; returns what restores the previous handlers.
+
+        A signal ignored from the start stays ignored: under ``nohup`` a closed terminal must not stop the command.
+        """
+        previous = {
+            signum: signal.signal(signum, self.handle)
+            for signum in _DEV_STOP_SIGNALS
+            if signal.getsignal(signum) is not signal.SIG_IGN
+        }
+
+        def restore() -> None:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+        return restore
+
+
 def _cmd_dev(args: argparse.Namespace) -> int:
     import os
+    import time
     from contextlib import ExitStack
 
     from rfq_pipeline.db import migrations
     from rfq_pipeline.db.database import resolve_database_url
 
-    with ExitStack() as stack:
-        if not args.live and not os.environ.get("RFQ_SIMULATOR_URL"):
-            from rfq_pipeline.devtools.simulator import start_simulator
-
-            simulator = start_simulator(port=args.simulator_port)
-            stack.callback(simulator.stop)
-            os.environ["RFQ_SIMULATOR_URL"] = simulator.url
-            print(f"marketplace simulator on {simulator.url}")
-        if not args.live:
-            # Offline like `make run`: no DNS, and a local AWS (moto) unless one is configured, so the desk's mail
-            # goes to a local SES whose sent mail the desk's outbox shows.
-            os.environ.setdefault("RFQ_DNS_SERVER", "off")
-            if not os.environ.get("AWS_ENDPOINT_URL") and not os.environ.get("AWS_ACCESS_KEY_ID"):
-                from rfq_pipeline.devtools.local_aws import local_aws
-
-                aws = stack.enter_context(local_aws())
-                print(f"local AWS (moto) on {aws.endpoint_url}: SES sends from {os.environ['RFQ_QUOTE_FROM']}")
-        os.environ.setdefault("RFQ_DESK_URL", f"http://127.0.0.1:{args.desk_port}")
-        settings = Settings.from_env()
-        url = resolve_database_url(settings)
-        migrations.migrate(url, settings.migrations_dir)
-        if os.environ.get("DAGSTER_HOME"):
-            import dagster as dg
-
-            from rfq_pipeline.ops.concurrency import apply_pool_limits
-
-            # dagster.yaml can only set a default pool limit; the named pools' slots live in the instance.
-            apply_pool_limits(dg.DagsterInstance.get())
-        _desk_hint(url, args.desk_port)
-        # The desk and dagster dev's run processes inherit this environment, so they reach the same simulator,
-        # database and AWS. Their executables sit beside this interpreter; the virtualenv need not be activated.
-        desk = subprocess.Popen(
-            [str(Path(sys.executable).with_name("rfq-pipeline")), "desk", "serve", "--port", str(args.desk_port)]
-        )
-        stack.callback(_stop, desk)
-        dagster = Path(sys.executable).with_name("dagster")
-        return subprocess.call([str(dagster), "dev", "-w", "workspace.yaml", "--port", str(args.port)])
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
+    signals = _DevSignals()
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        with ExitStack() as stack:
+            # Ours rather than KeyboardInterrupt and main()'s SIGTERM exit: Python runs handlers in the main thread
+            # only, and the simulator's and moto's threads may receive the signal, which then interrupts nothing
+            # the main thread is blocked in; so the main thread polls below instead of blocking in wait().
+            stack.callback(signals.install())
+            if not args.live and not os.environ.get("RFQ_SIMULATOR_URL"):
+                from rfq_pipeline.devtools.simulator import start_simulator
+
+                simulator = start_simulator(port=args.simulator_port)
+                stack.callback(simulator.stop)
+                os.environ["RFQ_SIMULATOR_URL"] = simulator.url
+                print(f"marketplace simulator on {simulator.url}")
+            if not args.live:
+                # Offline like `make run`: no DNS, and a local AWS (moto) unless one is configured, so the desk's
+                # mail goes to a local SES whose sent mail the desk's outbox shows.
+                os.environ.setdefault("RFQ_DNS_SERVER", "off")
+                if not os.environ.get("AWS_ENDPOINT_URL") and not os.environ.get("AWS_ACCESS_KEY_ID"):
+                    from rfq_pipeline.devtools.local_aws import local_aws
+
+                    aws = stack.enter_context(local_aws())
+                    print(f"local AWS (moto) on {aws.endpoint_url}: SES sends from {os.environ['RFQ_QUOTE_FROM']}")
+            os.environ.setdefault("RFQ_DESK_URL", f"http://127.0.0.1:{args.desk_port}")
+            settings = Settings.from_env()
+            url = resolve_database_url(settings)
+            migrations.migrate(url, settings.migrations_dir)
+            if os.environ.get("DAGSTER_HOME"):
+                import dagster as dg
+
+                from rfq_pipeline.ops.concurrency import apply_pool_limits
+
+                # dagster.yaml can only set a default pool limit; the named pools' slots live in the instance.
+                apply_pool_limits(dg.DagsterInstance.get())
+            _desk_hint(url, args.desk_port)
+            children: list[subprocess.Popen[bytes]] = []
+            stack.callback(_stop, children, hurry=lambda: signals.urgent)
+            # The desk and dagster dev's run processes inherit this environment, so they reach the same simulator,
+            # database and AWS. Their executables sit beside this interpreter; the virtualenv need not be activated.
+            # Each gets a session of its own, so that a terminal's Ctrl-C reaches only this process, which then stops
+            # them in order, and so that _stop can find each child's whole process group and kill what lingers.
+            bin_dir = Path(sys.executable).parent
+            with signals.deferred():
+                children.append(
+                    subprocess.Popen(
+                        [str(bin_dir / "rfq-pipeline"), "desk", "serve", "--port", str(args.desk_port)],
+                        start_new_session=True,
+                    )
+                )
+            with signals.deferred():
+                dagster = subprocess.Popen(
+                    [str(bin_dir / "dagster"), "dev", "-w", "workspace.yaml", "--port", str(args.port)],
+                    start_new_session=True,
+                )
+                children.append(dagster)
+            # Registered last, so it runs first: a signal during the shutdown must not cut the shutdown short.
+            stack.callback(signals.shield)
+            while (code := dagster.poll()) is None:
+                time.sleep(0.2)
+            # A child killed by signal N: the shell's convention, 128 + N.
+            return 128 - code if code < 0 else code
+    except _Signalled as signalled:
+        print(f"rfq-pipeline dev: stopped on {signal.Signals(signalled.signum).name}", file=sys.stderr)
+        return 128 + signalled.signum
+
+
+# dagster dev stops its webserver and daemon and then its code server (a few seconds, more on a loaded machine).
+_STOP_GRACE_S = 20.0
+
+
+def _stop(
+    processes: Sequence[subprocess.Popen[bytes]],
+    *,
+    grace: float = _STOP_GRACE_S,
+    hurry: Callable[[], bool] = lambda: False,
+) -> None:
+    """Stop each of ``processes`` (each started in a session of its own) and every process it started.
+
+    SIGTERM goes to each process alone, so that it stops its own children in order: dagster dev stops its webserver
+    and daemon, then its code server. A signal to its whole group would race that: dagster dev's code-server
+    supervisor restarts a code server it sees exit (Dagster 1.13), and the new one outlives dagster dev. What a
+    process leaves behind when it has ended (descendants, members of its group) gets SIGTERM then. Whatever still
+    runs after ``grace`` seconds, or as soon as ``hurry()`` says so, is killed. The descendants are looked up first,
+    while they are still below their parents: a code server whose parent has exited belongs to init.
+    """
+    import os
+    import time
+
+    left = {process.pid: _tree_of(process) for process in processes}
+    orphaned: set[int] = set()
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while not hurry() and time.monotonic() < deadline:
+        done = True
+        for process in processes:
+            if process.poll() is None:
+                done = False
+                continue
+            if process.pid not in orphaned:
+                # It has ended, so nothing stops what it left in order any more. Looked up again: it may have
+                # started something since the first look.
+                orphaned.add(process.pid)
+                left[process.pid] = _merged(left[process.pid], _tree_of(process))
+                _signal_all(_running(left[process.pid]), signal.SIGTERM)
+            done = done and not _running(left[process.pid])
+        if done:
+            return
+        time.sleep(0.1)
+    for process in processes:
+        survivors = _running(_merged(left[process.pid], _tree_of(process)))
+        if process.poll() is None:
+            # Not reaped, so its pid, which names its group, cannot have been reused.
+            with suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+        elif not survivors:
+            continue
+        name = Path(str(process.args[0])).name
+        print(f"rfq-pipeline dev: killed {name} and {len(survivors)} process(es) it started", file=sys.stderr)
+        _signal_all(survivors, signal.SIGKILL)
+        left[process.pid] = survivors
+    for process in processes:
+        process.wait()
+    # SIGKILL is not instant: wait a little, so that the ports are free when this returns.
+    deadline = time.monotonic() + 5
+    while any(_running(procs) for procs in left.values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _tree_of(process: subprocess.Popen[bytes]) -> list[psutil.Process]:
+    """The descendants of ``process`` and the other members of its process group (its children's children may have
+    left the tree already, when their parent exited first).
+
+    The group is found by its id, the pid of ``process``, even once ``process`` is reaped: Linux hands out pids in
+    turn up to ``pid_max``, so the id is not someone else's within the seconds a shutdown takes.
+    """
+    import os
+
+    import psutil
+
+    found: dict[int, psutil.Process] = {}
+    if process.poll() is None:  # not reaped: its pid is still its own
+        with suppress(psutil.Error):
+            found.update((child.pid, child) for child in psutil.Process(process.pid).children(recursive=True))
+    for candidate in psutil.process_iter():
+        with suppress(psutil.Error, OSError):
+            if candidate.pid != process.pid and os.getpgid(candidate.pid) == process.pid:
+                found.setdefault(candidate.pid, candidate)
+    return list(found.values())
+
+
+def _merged(*groups: Sequence[psutil.Process]) -> list[psutil.Process]:
+    """The processes of ``groups``, each once."""
+    return list({process.pid: process for group in groups for process in group}.values())
+
+
+def _signal_all(processes: Sequence[psutil.Process], signum: int) -> None:
+    """Send ``signum`` to each of ``processes``; psutil refuses a pid that has meanwhile been reused."""
+    import psutil
+
+    for process in processes:
+        with suppress(psutil.Error):
+            process.send_signal(signum)
+
+
+def _running(processes: Sequence[psutil.Process]) -> list[psutil.Process]:
+    """Those of ``processes`` still running; a zombie has ended and only waits for its parent (or init)."""
+    import psutil
+
+    running = []
+    for process in processes:
+        with suppress(psutil.Error):
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                running.append(process)
+    return running
 
 
 def _desk_hint(url: str, port: int) -> None:

@@ -52,7 +52,9 @@ def tick(
         report.skipped.append(f"{sensor.name}: {result.skip_message}")
         return cursor
     for request in result.run_requests or []:
-        job = defs.get_job_def(request.job_name)
+        # The jobs are asset jobs (define_asset_job): Dagster 1.13 builds them against the asset graph only in
+        # resolve_job_def; get_job_def warns about every job that was not passed in as a JobDefinition.
+        job = defs.resolve_job_def(request.job_name)
         outcome = job.execute_in_process(
             # The run summary is the output; step events stay in each run's log.
             run_config={**(request.run_config or {}), "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
