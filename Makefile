@@ -58,7 +58,7 @@ clean:
 
 ## Throughput of the hot paths (parsing, normalizing, upserting, crawling, embedding, classifying, ANN lookups),
 ## printed as rows/s, latencies and ratios, with the quality the fast paths keep; and a 30-day backfill through the
-## run queue (runs/min, maximum concurrency per marketplace).
+## run queue (runs/min, maximum concurrency per marketplace); and 1M archived RFQs from import to clusters.
 bench: install
 	$(BIN)/python -m rfq_pipeline.devtools.bench
 	$(BIN)/python -m rfq_pipeline.devtools.bench_ai
@@ -66,6 +66,7 @@ bench: install
 	$(BIN)/python -m rfq_pipeline.devtools.bench_queue
 	$(BIN)/python -m rfq_pipeline.devtools.bench_exports
 	$(BIN)/python -m rfq_pipeline.devtools.bench_desk
+	$(BIN)/python -m rfq_pipeline.devtools.bench_import
 
 ## The container image (Dockerfile): needs a Docker engine; IMAGE and IMAGE_TAG name it (CI passes the commit).
 IMAGE ?= rfq-pipeline

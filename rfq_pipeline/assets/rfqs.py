@@ -4,31 +4,19 @@ from collections import Counter
 from collections.abc import Iterator
 
 import dagster as dg
-import polars as pl
 
 from rfq_pipeline.assets.imports import IMPORTS_KEY
 from rfq_pipeline.assets.metadata import counts_table, markdown_table
 from rfq_pipeline.assets.sources import source_asset_key
 from rfq_pipeline.automation import downstream_condition
-from rfq_pipeline.db import repository
-from rfq_pipeline.normalize.rfqs import NORMALIZER_VERSION, normalize_rfqs
+from rfq_pipeline.normalize.rfqs import NORMALIZER_VERSION
+from rfq_pipeline.normalize.stage import normalize_window
 from rfq_pipeline.partitions import daily_partitions
 from rfq_pipeline.resources import PostgresResource
 from rfq_pipeline.sources.registry import SOURCES
 
 COUNTRY_CHECK = "countries_resolved"
 MIN_COUNTRY_SHARE = 0.9
-
-_INPUT_SCHEMA = {
-    "id": pl.Int64,
-    "source": pl.String,
-    "title": pl.String,
-    "quantity_text": pl.String,
-    "country_raw": pl.String,
-    "country_code_hint": pl.String,
-    "posted_at": pl.Datetime("us", "UTC"),
-    "first_seen_at": pl.Datetime("us", "UTC"),
-}
 
 
 @dg.asset(
@@ -65,14 +53,8 @@ def rfqs_normalized(
     window = context.partition_time_window
     start, end = window.start, window.end
     with postgres.db.connection() as conn:
-        rows = repository.rfqs_posted_between(conn, start, end)
-        frame = pl.DataFrame([{k: row[k] for k in _INPUT_SCHEMA} for row in rows], schema=_INPUT_SCHEMA, orient="row")
-        normalized = normalize_rfqs(frame)
-        updated = repository.update_normalized(
-            conn,
-            {name: normalized[name].to_list() for name in normalized.columns},
-            NORMALIZER_VERSION,
-        )
+        result = normalize_window(conn, start, end)
+    frame, normalized, updated = result.frame, result.normalized, result.updated
     total = normalized.height
     with_country = normalized["country_code"].drop_nulls().len() if total else 0
     with_quantity = normalized["quantity_value"].drop_nulls().len() if total else 0
