@@ -59,7 +59,9 @@ def email_checks(settings: Settings, client: Any) -> tuple[Any, Any]:
     deps=[CLUSTERS_KEY],
     partitions_def=daily_partitions,
     automation_condition=DOWNSTREAM_CONDITION,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    # Rate-limited lookups (DNS, e-mail verification, the Claude research agent): a replay goes one day per run,
+    # queued under the enrichment pool, while the set-based stages before it take a month in one run.
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
     pool="enrichment",
     group_name="enrichment",
     kinds={"postgres"},
