@@ -56,41 +56,6 @@ ON CONFLICT ON CONSTRAINT raw_pages_source_url_content_key DO UPDATE SET
 RETURNING id
 """
 
-# The CTE reads the row as it was before this statement, so "changed" means the page says something new.
-# posted_at keeps its first value: relative dates ("3 hours before") are most precise when first seen, and an RFQ
-# must not hop between partitions as "N days ago" is re-read on later days.
-UPSERT_RFQ = """
-WITH previous AS (
-    SELECT content_sha256 FROM rfqs WHERE source = %(source)s AND external_id = %(external_id)s
-)
-INSERT INTO rfqs (source, external_id, canonical_url, title, description, posted_at, posted_text, quantity_text,
-                  buyer_name, buyer_company, country_raw, attributes, content_sha256, raw_page_id, extraction)
-VALUES (%(source)s, %(external_id)s, %(canonical_url)s, %(title)s, %(description)s, %(posted_at)s, %(posted_text)s,
-        %(quantity_text)s, %(buyer_name)s, %(buyer_company)s, %(country_raw)s, %(attributes)s, %(content_sha256)s,
-        %(raw_page_id)s, %(extraction)s)
-ON CONFLICT ON CONSTRAINT rfqs_source_external_id_key DO UPDATE SET
-    canonical_url = EXCLUDED.canonical_url,
-    title = EXCLUDED.title,
-    description = EXCLUDED.description,
-    posted_at = COALESCE(rfqs.posted_at, EXCLUDED.posted_at),
-    posted_text = EXCLUDED.posted_text,
-    quantity_text = EXCLUDED.quantity_text,
-    buyer_name = EXCLUDED.buyer_name,
-    buyer_company = EXCLUDED.buyer_company,
-    country_raw = EXCLUDED.country_raw,
-    attributes = EXCLUDED.attributes,
-    content_sha256 = EXCLUDED.content_sha256,
-    raw_page_id = EXCLUDED.raw_page_id,
-    extraction = EXCLUDED.extraction,
-    last_seen_at = now(),
-    updated_at = CASE WHEN rfqs.content_sha256 = EXCLUDED.content_sha256 THEN rfqs.updated_at ELSE now() END,
-    normalized_at = CASE WHEN rfqs.content_sha256 = EXCLUDED.content_sha256 THEN rfqs.normalized_at END
--- What the generic extractor read after layout drift never overwrites what the source's selectors read.
-WHERE NOT (rfqs.extraction = 'selectors' AND EXCLUDED.extraction = 'fallback')
-RETURNING id, (xmax = 0) AS inserted,
-          (SELECT content_sha256 FROM previous) IS DISTINCT FROM %(content_sha256)s AS changed
-"""
-
 INSERT_SOURCE_IF_MISSING = """
 INSERT INTO sources (name, kind, base_url, cadence, enabled)
 VALUES (%(name)s, %(kind)s, %(base_url)s, %(cadence)s, %(enabled)s)
@@ -251,9 +216,24 @@ class UpsertCounts:
     changed: int  # updated rows whose content differed (inserted rows not counted)
 
 
-# Below this many rows a batch is upserted statement by statement (pipelined); above it, binary COPY into a staging
-# table and one set-based statement win (about 6x at 5,000 rows; `make bench` measures both against the anchor).
+# Every upsert stages its rows and merges them with one statement. Below this many rows they are staged by one
+# INSERT of arrays (one round trip with the merge: a mail or a listing page); from it on, by binary COPY.
 BULK_UPSERT_MIN_ROWS = 200
+
+STAGE_RFQS = """
+INSERT INTO rfqs_staging (batch_token, seq, source, external_id, canonical_url, title, description, posted_at,
+                          posted_text, quantity_text, buyer_name, buyer_company, country_raw, attributes,
+                          content_sha256, raw_page_id, extraction)
+SELECT %(token)s, s.seq, s.source, s.external_id, s.canonical_url, s.title, s.description, s.posted_at, s.posted_text,
+       s.quantity_text, s.buyer_name, s.buyer_company, s.country_raw, s.attributes, s.content_sha256, s.raw_page_id,
+       s.extraction
+FROM unnest(%(seq)s::integer[], %(source)s::text[], %(external_id)s::text[], %(canonical_url)s::text[],
+            %(title)s::text[], %(description)s::text[], %(posted_at)s::timestamptz[], %(posted_text)s::text[],
+            %(quantity_text)s::text[], %(buyer_name)s::text[], %(buyer_company)s::text[], %(country_raw)s::text[],
+            %(attributes)s::jsonb[], %(content_sha256)s::text[], %(raw_page_id)s::bigint[], %(extraction)s::text[])
+     AS s(seq, source, external_id, canonical_url, title, description, posted_at, posted_text, quantity_text,
+          buyer_name, buyer_company, country_raw, attributes, content_sha256, raw_page_id, extraction)
+"""
 
 COPY_RFQS_STAGING = """
 COPY rfqs_staging (batch_token, seq, source, external_id, canonical_url, title, description, posted_at, posted_text,
@@ -267,8 +247,10 @@ _STAGING_TYPES = [
     "text", "text", "text", "text", "jsonb", "text", "int8", "text",
 ]  # fmt: skip
 
-# The same rules as UPSERT_RFQ, for a whole staged batch in one statement (the batch holds each RFQ once).
 # `previous` reads the table as it was before the statement, so "changed" means the page says something new.
+# posted_at keeps its first value: relative dates ("3 hours before") are most precise when first seen, and an RFQ
+# must not hop between partitions as "N days ago" is re-read on later days. What the generic extractor read after
+# layout drift never overwrites what the source's selectors read. The batch holds each RFQ once.
 MERGE_RFQS_STAGING = """
 WITH incoming AS MATERIALIZED (
     SELECT seq, source, external_id, canonical_url, title, description, posted_at, posted_text, quantity_text,
@@ -316,79 +298,47 @@ LEFT JOIN previous p ON p.source = u.source AND p.external_id = u.external_id
 CLEAR_RFQS_STAGING = "DELETE FROM rfqs_staging WHERE batch_token = %(token)s"
 
 
-def _upsert_params(rfq: ParsedRfq, raw_page_id: int | None) -> dict[str, Any]:
-    attributes = dict(rfq.attributes)
-    if rfq.country_code:
-        attributes["country_code"] = rfq.country_code
-    return {
-        "source": rfq.source,
-        "external_id": rfq.external_id,
-        "canonical_url": rfq.canonical_url,
-        "title": rfq.title,
-        "description": rfq.description,
-        "posted_at": rfq.posted_at,
-        "posted_text": rfq.posted_text,
-        "quantity_text": rfq.quantity_text,
-        "buyer_name": rfq.buyer_name,
-        "buyer_company": rfq.buyer_company,
-        "country_raw": rfq.country_raw,
-        "attributes": Jsonb(attributes),
-        "content_sha256": rfq_content_sha256(rfq),
-        "raw_page_id": raw_page_id,
-        "extraction": rfq.extraction,
-    }
+_STAGED_FIELDS = (
+    "source", "external_id", "canonical_url", "title", "description", "posted_at", "posted_text", "quantity_text",
+    "buyer_name", "buyer_company", "country_raw", "attributes", "content_sha256", "raw_page_id", "extraction",
+)  # fmt: skip
+
+
+def _staged_row(rfq: ParsedRfq, raw_page_id: int | None) -> tuple[Any, ...]:
+    """The staging columns of one RFQ, in ``_STAGED_FIELDS`` order."""
+    attributes = {**rfq.attributes, "country_code": rfq.country_code} if rfq.country_code else rfq.attributes
+    return (
+        rfq.source, rfq.external_id, rfq.canonical_url, rfq.title, rfq.description, rfq.posted_at, rfq.posted_text,
+        rfq.quantity_text, rfq.buyer_name, rfq.buyer_company, rfq.country_raw, Jsonb(attributes),
+        rfq_content_sha256(rfq), raw_page_id, rfq.extraction,
+    )  # fmt: skip
 
 
 def upsert_rfqs(conn: psycopg.Connection, rows: Iterable[tuple[ParsedRfq, int | None]]) -> UpsertCounts:
-    """Insert new RFQs and refresh known ones, keyed by (source, external_id); the path is chosen by batch size.
+    """Insert new RFQs and refresh known ones, keyed by (source, external_id); returns what changed.
 
-    Small batches (a listing page) are pipelined statements, one network round trip per batch. From
-    ``BULK_UPSERT_MIN_ROWS`` rows on, the batch is copied into a staging table and merged by one statement. Both
-    apply the same rules; an RFQ listed twice in one batch counts once in the bulk path and twice in the small one.
+    The rows are staged (one INSERT of arrays for a small batch, binary COPY from ``BULK_UPSERT_MIN_ROWS`` rows on)
+    and merged by one statement. An RFQ listed twice in the batch is taken once, at its last sighting (what
+    upserting the rows one after another would leave behind: INSERT ... ON CONFLICT may not touch a row twice).
     """
     batch = list(rows)
-    if len(batch) >= BULK_UPSERT_MIN_ROWS:
-        return _upsert_rfqs_bulk(conn, batch)
-    params = [_upsert_params(rfq, raw_page_id) for rfq, raw_page_id in batch]
-    if not params:
+    if not batch:
         return UpsertCounts(seen=0, inserted=0, changed=0)
-    inserted = changed = 0
-    with conn.cursor() as cur:
-        cur.executemany(UPSERT_RFQ, params, returning=True)
-        while True:
-            row = cur.fetchone()
-            if row is None:
-                pass  # a fallback sighting of a row the selectors read: kept as it was
-            elif row[1]:
-                inserted += 1
-            elif row[2]:
-                changed += 1
-            if not cur.nextset():
-                break
-    return UpsertCounts(seen=len(params), inserted=inserted, changed=changed)
-
-
-def _upsert_rfqs_bulk(conn: psycopg.Connection, batch: Sequence[tuple[ParsedRfq, int | None]]) -> UpsertCounts:
-    # One row per RFQ, at its last sighting in the batch (what statement-by-statement upserts would leave behind):
-    # INSERT ... ON CONFLICT may not touch a row twice.
     latest = {(rfq.source, rfq.external_id): (rfq, raw_page_id) for rfq, raw_page_id in batch}
+    staged = [_staged_row(rfq, raw_page_id) for rfq, raw_page_id in latest.values()]
     token = uuid.uuid4()
     with conn.cursor() as cur:
-        with cur.copy(COPY_RFQS_STAGING) as copy:
-            copy.set_types(_STAGING_TYPES)
-            for seq, (rfq, raw_page_id) in enumerate(latest.values()):
-                attributes = rfq.attributes
-                if rfq.country_code:
-                    attributes = {**attributes, "country_code": rfq.country_code}
-                copy.write_row(
-                    (
-                        token, seq, rfq.source, rfq.external_id, rfq.canonical_url, rfq.title, rfq.description,
-                        rfq.posted_at, rfq.posted_text, rfq.quantity_text, rfq.buyer_name, rfq.buyer_company,
-                        rfq.country_raw, Jsonb(attributes), rfq_content_sha256(rfq), raw_page_id, rfq.extraction,
-                    )
-                )  # fmt: skip
+        if len(staged) >= BULK_UPSERT_MIN_ROWS:
+            with cur.copy(COPY_RFQS_STAGING) as copy:
+                copy.set_types(_STAGING_TYPES)
+                for seq, row in enumerate(staged):
+                    copy.write_row((token, seq, *row))
             # The merge sorts and hashes the whole batch: in memory, not in temporary files.
-        cur.execute("SELECT set_config('work_mem', '128MB', true)")
+            cur.execute("SELECT set_config('work_mem', '128MB', true)")
+        else:
+            params: dict[str, Any] = {"token": token, "seq": list(range(len(staged)))}
+            params |= {name: [row[i] for row in staged] for i, name in enumerate(_STAGED_FIELDS)}
+            cur.execute(STAGE_RFQS, params)
         found = cur.execute(MERGE_RFQS_STAGING, {"token": token}).fetchone()
         cur.execute(CLEAR_RFQS_STAGING, {"token": token})
     inserted, changed = (int(found[0]), int(found[1])) if found else (0, 0)

@@ -107,9 +107,10 @@ def _table(conn: psycopg.Connection) -> list[tuple]:
     ).fetchall()
 
 
-def test_bulk_upsert_leaves_the_same_rows_and_counts_as_the_statement_path(clean_db: str) -> None:
-    """Rounds of inserts, unchanged re-reads, edits, a later posting time and a fallback sighting, applied once
-    through the pipelined statements and once through COPY + one merge, end in the same table and counts."""
+def test_copy_and_array_staging_leave_the_same_rows_and_counts(clean_db: str) -> None:
+    """Rounds of inserts, unchanged re-reads, edits, a later posting time and a fallback sighting, applied once in
+    small batches (staged by one INSERT of arrays) and once whole (staged by COPY), end in the same table and
+    counts."""
     n = repository.BULK_UPSERT_MIN_ROWS
     first = [_rfq(str(i), country_code="AE" if i % 3 == 0 else "") for i in range(n)]
     second = [
@@ -120,13 +121,13 @@ def test_bulk_upsert_leaves_the_same_rows_and_counts_as_the_statement_path(clean
         for i in range(n)
     ] + [_rfq(f"new-{i}") for i in range(5)]  # fmt: skip
     results: dict[str, tuple[list, list]] = {}
-    for path in ("statements", "bulk"):
+    for path in ("small", "bulk"):
         with psycopg.connect(clean_db) as conn:
             conn.execute("TRUNCATE rfqs RESTART IDENTITY CASCADE")
             _setup(conn)
             counts = []
             for batch in (first, second, second):
-                if path == "statements":  # below the bulk threshold, chunk by chunk
+                if path == "small":  # below the COPY threshold, chunk by chunk
                     parts = [batch[i : i + n // 4] for i in range(0, len(batch), n // 4)]
                     got = [repository.upsert_rfqs(conn, [(r, None) for r in part]) for part in parts]
                     counts.append((sum(g.seen for g in got), sum(g.inserted for g in got), sum(g.changed for g in got)))
@@ -137,14 +138,14 @@ def test_bulk_upsert_leaves_the_same_rows_and_counts_as_the_statement_path(clean
             staged = conn.execute("SELECT count(*) FROM rfqs_staging").fetchone()[0]
             results[path] = (counts, _table(conn))
         assert staged == 0
-    assert results["bulk"] == results["statements"]
+    assert results["bulk"] == results["small"]
     counts = results["bulk"][0]
     assert counts[0] == (n, n, 0)
     assert counts[1] == (n + 5, 5, n // 4)  # only the edited quantities are changes; fallback reads are ignored
     assert counts[2] == (n + 5, 0, 0)
 
 
-def test_bulk_upsert_takes_an_rfq_listed_twice_at_its_last_sighting(clean_db: str) -> None:
+def test_an_rfq_listed_twice_in_a_batch_is_taken_at_its_last_sighting(clean_db: str) -> None:
     rows = [(_rfq(str(i)), None) for i in range(repository.BULK_UPSERT_MIN_ROWS)]
     rows.append((_rfq("0", title="Argan Oil, cosmetic grade"), None))
     with psycopg.connect(clean_db) as conn:
