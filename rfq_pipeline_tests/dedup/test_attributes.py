@@ -9,6 +9,7 @@ from rfq_pipeline.dedup.attributes import (
     country_in_text,
     country_of,
     extract,
+    fold,
     parse_amount,
     same_company,
     specification,
@@ -150,3 +151,49 @@ def test_mail_in_another_language_is_marked_as_such() -> None:
     )
     english = extract(title="Lip balm tins", description="We need 50k tins, please quote with the price per unit.")
     assert not german.english and english.english
+
+
+def test_units_read_in_one_pass_agree_with_units_read_one_after_another() -> None:
+    specs = specification("5 ml 3 l 2 fl oz 4 oz 10w 5000k 5k 3000 mah 20 inch 200 gsm 80 mesh 500 da 15%", "")
+    assert specs["volume_ml"] == {"5", "3000", "59.1", "118.3"}
+    assert specs["power_w"] == {"10"} and specs["colour_temp_k"] == {"5000"} and specs["battery_mah"] == {"3000"}
+    assert specs["length_inch"] == {"20"} and specs["weight_gsm"] == {"200"} and specs["mesh"] == {"80"}
+    assert specs["molecular_da"] == {"500"} and specs["percent"] == {"15"}
+    # A value read out frees its neighbour: "3g" read first leaves "5%" followed by a space.
+    assert specification("5%3g", "") == {"mass_g": {"3"}, "percent": {"3", "5"}}
+    assert specification('5"3ml', "") == {"length_inch": {"5"}, "volume_ml": {"3"}}
+    assert specification("5ml٣g", "") == {"volume_ml": {"5"}, "mass_g": {"3"}}  # an Arabic-Indic digit
+
+
+def test_codes_are_whole_words_of_letters_then_digits() -> None:
+    specs = specification("W320 cashew, E330 citric acid 2024, din18 dropper, abcd123, 12345, 1b", "")
+    assert specs == {"code": {"w320", "e330", "din18", "1b"}}
+
+
+def test_the_longest_lexicon_phrase_is_read_and_only_whole_words() -> None:
+    assert specification("cool white led", "")["colour"] == {"cool_white", "white"}
+    assert specification("golden caps", "")["colour"] == {"gold"}
+    assert specification("rose gold tins", "")["colour"] == {"pink", "gold"}
+    assert "colour" not in specification("blackboard, off-black", "")
+
+
+def test_a_country_name_is_matched_as_a_run_of_whole_words_of_one_name() -> None:
+    assert country_of("Arab Emirates") == "AE"
+    assert country_of("rates") is None  # inside a word
+    assert country_of("Emirates Arab") is None  # not in that order
+    assert country_of("Kingdom") is None  # several countries' names
+    assert country_in_text("Deliver to Dar es Salaam") == "TZ"
+    assert country_in_text("Made in Kenya\nCIF Osaka") == "JP"
+
+
+def test_case_insensitive_words_are_found_in_text_outside_ascii() -> None:
+    # re.I takes the Turkish "İ" for "i": the text is not ASCII, so no substring test may rule the pattern out.
+    assert extract(title="x", description="QUANTİTY: 500 pcs").quantities == (Quantity(500, "count"),)
+    assert extract(title="REPEAT ORDER", description="Ürün").flags == {"separate_order"}
+    assert buyer_identity("", "CONTACT-4BE1D2A9 – İstanbul").pseudonyms == {"4be1d2a9"}
+
+
+def test_folding_drops_accents_and_diacritics() -> None:
+    assert fold("Crème  Brûlée") == "creme brulee"
+    assert fold("مَصر") == "مصر"
+    assert fold("İSTANBUL Straße") == "istanbul strasse"
