@@ -375,22 +375,13 @@ def _distillation_texts(conn: psycopg.Connection, limit: int) -> tuple[list[str]
     return [*fit, *stored], len(stored)
 
 
-def _index_name(version: str) -> str:
-    return "rfq_embeddings_" + hashlib.sha256(version.encode()).hexdigest()[:12] + "_hnsw_idx"
-
-
 def ensure_vector_index(conn: psycopg.Connection, model: str, dims: int) -> str:
-    """The partial HNSW index of one embedding model (its own space: vectors of two models never mix)."""
-    from psycopg import sql
+    """The partial HNSW index of one embedding model (its own space: vectors of two models never mix), defined as
+    every model's is (:func:`rfq_pipeline.ai.embedding_store.vector_index_statement`, which the bulk load rebuilds)."""
+    from rfq_pipeline.ai.embedding_store import vector_index_name, vector_index_statement
 
-    name = _index_name(model)
-    conn.execute(
-        sql.SQL(
-            "CREATE INDEX IF NOT EXISTS {} ON rfq_embeddings USING hnsw ((embedding::halfvec({})) halfvec_cosine_ops) "
-            "WHERE model = {}"
-        ).format(sql.Identifier(name), sql.Literal(dims), sql.Literal(model))
-    )
-    return name
+    conn.execute(vector_index_statement(model, dims, if_not_exists=True))
+    return vector_index_name(model)
 
 
 def register_packaged_embedder(conn: psycopg.Connection, *, run_id: str | None = None) -> ModelVersion:

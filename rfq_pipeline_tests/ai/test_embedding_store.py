@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -10,14 +11,18 @@ import pytest
 from pgvector import HalfVector
 
 from rfq_pipeline.ai.embedding_store import (
+    COPY_STAGING,
     NEAREST,
     embed_rfqs,
     embedded_hashes,
     nearest,
     rfq_embedding_text,
+    staging_copy_data,
     store_embeddings,
+    vector_index_name,
+    vector_index_statement,
 )
-from rfq_pipeline.ai.embeddings import STATIC_NAME, StaticMiniLM, text_sha256
+from rfq_pipeline.ai.embeddings import STATIC_NAME, TORCH_NAME, StaticMiniLM, text_sha256
 from rfq_pipeline.db import repository
 
 HNSW_INDEX = "rfq_embeddings_minilm_static_v1_hnsw_idx"
@@ -199,3 +204,53 @@ def test_an_empty_title_is_embedded_without_error(db, static: StaticMiniLM) -> N
         hits = nearest(conn, STATIC_NAME, query, k=10)
     assert hits[0][0] == ids[0]
     assert all(np.isfinite(sim) for _, sim in hits)
+
+
+STAGED = """
+SELECT rfq_id, model, dims, embedding::text, text_sha256 FROM rfq_embeddings_staging WHERE batch_token = %s
+ORDER BY rfq_id
+"""
+
+
+def test_the_copy_writer_stages_what_per_row_adapters_stage(db) -> None:
+    conn, ids = db
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((len(ids), 384)).astype(np.float32) * np.float32(0.07)
+    vectors[0, :3] = [65504.0, -1e-8, 0.0]  # float16's largest value, an underflow, a zero
+    hashes = ["a" * 64, "", "b" * 64, "\u00e9t\u00e9"]  # mixed byte lengths, an empty text and non-ASCII
+    reference, fast = uuid.uuid4(), uuid.uuid4()
+    with conn.transaction(), conn.cursor() as cur:
+        with cur.copy(COPY_STAGING) as copy:  # the writer this replaced: psycopg's per-row binary adapters
+            copy.set_types(["uuid", "int8", "text", "int4", "halfvec", "text"])
+            for rfq_id, vector, digest in zip(ids, vectors.astype(np.float16), hashes, strict=True):
+                copy.write_row((reference, rfq_id, STATIC_NAME, 384, HalfVector(vector), digest))
+        with cur.copy(COPY_STAGING) as copy:
+            copy.write(staging_copy_data(fast, STATIC_NAME, ids, vectors, hashes))
+        expected = cur.execute(STAGED, (reference,)).fetchall()
+        assert cur.execute(STAGED, (fast,)).fetchall() == expected
+        assert [r[4] for r in expected] == hashes
+        conn.execute("DELETE FROM rfq_embeddings_staging")
+
+
+def test_vector_index_statement_is_the_migrations_definition(db) -> None:
+    conn, _ids = db
+    indexdef = "SELECT indexdef FROM pg_indexes WHERE tablename = 'rfq_embeddings' AND indexname = %s"
+    for model in (STATIC_NAME, TORCH_NAME):
+        name = vector_index_name(model)
+        migrated = conn.execute(indexdef, (name,)).fetchone()
+        assert migrated is not None, name
+        with conn.transaction(force_rollback=True):
+            conn.execute(f"DROP INDEX {name}")
+            conn.execute(vector_index_statement(model))
+            assert conn.execute(indexdef, (name,)).fetchone() == migrated
+    # a promoted version's index: its own name, the same shape
+    version = "all-MiniLM-L6-v2-static-0123456789"
+    promoted, default = vector_index_name(version), vector_index_name(STATIC_NAME)
+    assert promoted.startswith("rfq_embeddings_") and promoted not in (default, vector_index_name(TORCH_NAME))
+    with conn.transaction(force_rollback=True):
+        conn.execute(vector_index_statement(version))
+        (created,) = conn.execute(indexdef, (promoted,)).fetchone()
+        (migrated,) = conn.execute(indexdef, (default,)).fetchone()
+    assert created.replace(promoted, "NAME").replace(version, "MODEL") == migrated.replace(default, "NAME").replace(
+        STATIC_NAME, "MODEL"
+    )
