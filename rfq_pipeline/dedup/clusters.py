@@ -381,6 +381,10 @@ def assign_clusters(
     With ``settings.anthropic_api_key``, pairs in ``settings.dedup_claude_band`` get Claude's cached verdict and the
     new ones go out in a batch (:mod:`rfq_pipeline.dedup.claude_band`). ``actor`` (a run id, ``cli``) is recorded on
     members, merges and the membership history.
+
+    A batch of at least ``BULK_MIN_BATCH`` new RFQs is read and written a few statements at a time (:class:`_Bulk`),
+    with the decisions and every table's content of the per-RFQ path; it takes that path when it cannot reproduce its
+    reads (stale stored attributes, a sparsely clustered store), when an RFQ was split out, or with Claude's band.
     """
     if conn.autocommit:
         raise ValueError("assign_clusters needs a transaction: the advisory lock is released at commit")
@@ -417,11 +421,12 @@ def assign_clusters(
         if _reevaluate(context, rfq_id):
             result.split += 1
             todo.append(rfq_id)  # placed again below, as a new arrival
+    bulk = _place_in_bulk(context, todo) if _bulk_applies(context, todo) else None
     for rfq_id in todo:
         if rfq_id not in keys:
             result.considered -= 1  # deleted meanwhile
             continue
-        assignment = _assign_one(context, rfq_id)
+        assignment = bulk[rfq_id] if bulk is not None else _assign_one(context, rfq_id)
         if rfq_id in context.splits:
             _record_split(context, assignment)
         if rfq_id not in vectors:
@@ -753,3 +758,555 @@ def cluster_invariants(conn: psycopg.Connection) -> dict[str, int]:
     row = cur.fetchone()
     assert row is not None and cur.description is not None
     return {col.name: int(value) for col, value in zip(cur.description, row, strict=True)}
+
+
+# ------------------------------------------------------------------------------------------------ the bulk path
+#
+# One round trip per statement per RFQ caps the per-RFQ path at about a hundred RFQs a second. The bulk path reads the
+# stored (pre-batch) state a few set-based statements at a time, decides every RFQ in posting order in memory (what
+# the batch itself placed, joined and merged so far is tracked here, so an earlier RFQ of the batch is a candidate for
+# a later one exactly as on the per-RFQ path) and writes everything at the end, in the order the per-RFQ path would.
+# Nothing is written before the end, so any read of the database during the decisions still sees the pre-batch state.
+
+# Batches smaller than this take the per-RFQ path (the same decisions; fewer statements for one or two RFQs).
+BULK_MIN_BATCH = 8
+# Provisional ids of clusters founded in the batch: above every stored id and in founding order, as the real ones
+# (handed out by the sequence at the end, under the advisory lock) will be.
+_PROVISIONAL_BASE = 1 << 62
+# Neighbours of each RFQ's HNSW scan read up front; an RFQ with fewer than k clustered ones among them reads further,
+# and with fewer still among ANN_RESCAN_LIMIT sends the batch to the per-RFQ path (a sparsely clustered store).
+ANN_SCAN_LIMIT = 40
+ANN_RESCAN_LIMIT = 1_000
+
+SELECT_EXACT_CANDIDATES_BULK = """
+SELECT q.id, c.rfq_id, c.cluster_id
+FROM unnest(%(ids)s::bigint[], %(hashes)s::text[], %(urls)s::text[]) AS q(id, content_hash, url_key)
+CROSS JOIN LATERAL (
+    SELECT m.rfq_id, m.cluster_id FROM dedup_cluster_members m
+    WHERE (m.content_hash = q.content_hash OR m.url_key = q.url_key) AND m.rfq_id <> q.id
+    ORDER BY m.cluster_id, m.rfq_id
+    LIMIT %(limit)s
+) c
+"""
+
+# The exact candidates of one RFQ as the per-RFQ query would see them after the batch's merges so far: a merge moves
+# members to an older cluster, which can reorder them ahead of the limit.
+SELECT_EXACT_CANDIDATES_MERGED = """
+SELECT m.rfq_id, m.cluster_id
+FROM dedup_cluster_members m
+LEFT JOIN unnest(%(from_ids)s::bigint[], %(into_ids)s::bigint[]) AS a(from_id, into_id) ON a.from_id = m.cluster_id
+WHERE (m.content_hash = %(content_hash)s OR m.url_key = %(url_key)s) AND m.rfq_id <> %(rfq_id)s
+ORDER BY COALESCE(a.into_id, m.cluster_id), m.rfq_id
+LIMIT %(limit)s
+"""
+
+# Keys travel joined by a unit separator (arrays of arrays must be rectangular); OFFSET 0 keeps the GIN probe a
+# subquery of its own, as the per-RFQ query's materialized CTE does.
+SELECT_BLOCKING_CANDIDATES_BULK = """
+SELECT q.id, c.rfq_id, c.cluster_id, c.same_buyer
+FROM (
+    SELECT t.id, string_to_array(t.keys, E'\\x1f') AS keys, string_to_array(t.buyer_keys, E'\\x1f') AS buyer_keys
+    FROM unnest(%(ids)s::bigint[], %(keys)s::text[], %(buyer_keys)s::text[]) AS t(id, keys, buyer_keys)
+) q
+CROSS JOIN LATERAL (
+    SELECT h.rfq_id, m.cluster_id, h.same_buyer
+    FROM (
+        SELECT a.rfq_id, a.blocking_keys && q.buyer_keys AS same_buyer
+        FROM rfq_dedup_attributes a
+        WHERE a.blocking_keys && q.keys AND a.rfq_id <> q.id
+        OFFSET 0
+    ) h
+    JOIN dedup_cluster_members m ON m.rfq_id = h.rfq_id
+    ORDER BY h.same_buyer DESC, h.rfq_id DESC
+    LIMIT %(limit)s
+) c
+"""
+
+# SELECT_ANN_CANDIDATES without the join to the members (same cast, operator, predicate: the same HNSW scan).
+SELECT_ANN_SCAN = """
+SELECT e.rfq_id, 1 - (e.embedding::halfvec(384) <=> %(query)s::halfvec(384)) AS similarity
+FROM rfq_embeddings e
+WHERE e.model = %(model)s AND e.rfq_id <> %(rfq_id)s
+ORDER BY e.embedding::halfvec(384) <=> %(query)s::halfvec(384)
+LIMIT %(limit)s
+"""
+
+SELECT_CLUSTER_IDS = """
+SELECT nextval(pg_get_serial_sequence('dedup_clusters', 'id')) FROM generate_series(1, %(n)s)
+"""
+
+INSERT_CLUSTERS_BULK = """
+INSERT INTO dedup_clusters (id, canonical_rfq_id, member_count)
+SELECT id, rfq_id, 0 FROM unnest(%(ids)s::bigint[], %(rfq_ids)s::bigint[]) WITH ORDINALITY AS t(id, rfq_id, n)
+ORDER BY n
+"""
+
+INSERT_MEMBERS_BULK = """
+INSERT INTO dedup_cluster_members (rfq_id, cluster_id, matched_by, similarity, matched_rfq_id, content_hash, url_key,
+                                   evidence, assigned_by)
+SELECT rfq_id, cluster_id, matched_by, similarity, matched_rfq_id, content_hash, url_key, evidence, %(assigned_by)s
+FROM unnest(%(rfq_ids)s::bigint[], %(cluster_ids)s::bigint[], %(matched_by)s::text[], %(similarity)s::float8[],
+            %(matched_rfq_ids)s::bigint[], %(content_hashes)s::text[], %(url_keys)s::text[], %(evidence)s::jsonb[])
+     WITH ORDINALITY AS t(rfq_id, cluster_id, matched_by, similarity, matched_rfq_id, content_hash, url_key, evidence,
+                          n)
+ORDER BY n
+ON CONFLICT (rfq_id) DO NOTHING
+"""
+
+INSERT_HISTORY_BULK = """
+INSERT INTO dedup_membership_history (rfq_id, cluster_id, event, reason, actor)
+SELECT rfq_id, cluster_id, event, reason, %(actor)s
+FROM unnest(%(rfq_ids)s::bigint[], %(cluster_ids)s::bigint[], %(events)s::text[], %(reasons)s::text[])
+     WITH ORDINALITY AS t(rfq_id, cluster_id, event, reason, n)
+ORDER BY n
+"""
+
+# The per-RFQ path's move, merge line and history in one statement: the moved ids keep the order the UPDATE returns.
+MERGE_CLUSTER = """
+WITH moved AS (
+    UPDATE dedup_cluster_members SET cluster_id = %(into_id)s WHERE cluster_id = %(from_id)s RETURNING rfq_id
+), merge AS (
+    INSERT INTO dedup_cluster_merges (from_cluster_id, into_cluster_id, trigger_rfq_id, matched_by, similarity,
+                                      moved_rfq_ids, merged_by, reason)
+    SELECT %(from_id)s::bigint, %(into_id)s::bigint, %(rfq_id)s::bigint, %(matched_by)s::text, %(similarity)s::float8,
+           COALESCE(array_agg(moved.rfq_id), '{}'::bigint[]), %(merged_by)s::text, %(reason)s::text
+    FROM moved
+)
+INSERT INTO dedup_membership_history (rfq_id, cluster_id, event, reason, actor)
+SELECT moved.rfq_id, %(into_id)s::bigint, 'merged_in', %(reason)s::text, %(merged_by)s::text FROM moved
+"""
+
+
+class _FallBack(Exception):
+    """The bulk path cannot reproduce the per-RFQ path's reads for this batch (nothing is written yet): a stored RFQ's
+    attributes are out of date (the per-RFQ path rewrites them as it meets them, which changes the blocking keys
+    later RFQs see), or an RFQ's nearest clustered neighbours lie beyond the scanned ones (a sparsely clustered
+    store). The batch takes the per-RFQ path."""
+
+
+@dataclass
+class _Placed:
+    """One RFQ's decision, waiting to be written (cluster ids provisional until the end)."""
+
+    rfq_id: int
+    cluster_id: int
+    matched_by: str
+    similarity: float | None
+    matched_rfq_id: int | None
+    evidence: dict[str, Any]
+    history_reason: str
+    founded: bool
+    # (absorbed cluster, its decision, the member it matched) in the order the per-RFQ path merges them
+    merges: list[tuple[int, MatchDecision, int]] = field(default_factory=list)
+
+
+class _Bulk:
+    """The state of one bulk placement: the stored candidates read up front and what the batch did so far."""
+
+    def __init__(self, context: _Context, todo: Sequence[int]) -> None:
+        self.context = context
+        self.todo = list(todo)
+        self.stored_cluster: dict[int, int] = {}  # stored member -> its cluster before the batch
+        self.stored_members: dict[int, list[int]] = {}  # stored cluster -> its newest members, newest first
+        self.merged_into: dict[int, int] = {}  # cluster absorbed in this batch -> the one it went into
+        self.absorbed: dict[int, list[int]] = {}  # active cluster -> every cluster absorbed into it in this batch
+        self.placed_cluster: dict[int, int] = {}  # batch RFQ -> the cluster it was placed in
+        self.batch_members: dict[int, list[int]] = {}  # cluster -> batch RFQs placed in it
+        self.by_exact: dict[str, list[int]] = {}  # "h:"/"u:" + key -> batch RFQs with it
+        self.by_block: dict[str, list[int]] = {}
+        self.block_keys: dict[int, set[str]] = {}
+        self.exact: dict[int, list[tuple[int, int]]] = {}
+        self.blocking: dict[int, list[tuple[int, int, bool]]] = {}  # (other, cluster, same buyer)
+        self.ann: dict[int, list[tuple[int, float]]] = {}  # the HNSW scan's first neighbours, in scan order
+        self.founded = 0
+        self.out: list[_Placed] = []
+
+    # ---------------------------------------------------------------------------------------------- stored reads
+
+    def prefetch(self) -> None:
+        """Every todo RFQ's stored candidates, their data, and the members of the clusters it will likely judge."""
+        conn, context = self.context.conn, self.context
+        ids = [i for i in self.todo if i in context.keys]
+        exact_ids = [i for i in ids if context.keys[i].content_hash or context.keys[i].url_key]
+        params = {
+            "ids": exact_ids,
+            "hashes": [context.keys[i].content_hash for i in exact_ids],
+            "urls": [context.keys[i].url_key for i in exact_ids],
+            "limit": EXACT_CANDIDATE_LIMIT,
+        }
+        for rfq_id, other, cluster_id in conn.execute(SELECT_EXACT_CANDIDATES_BULK, params):
+            self.exact.setdefault(int(rfq_id), []).append((int(other), int(cluster_id)))
+            self.stored_cluster[int(other)] = int(cluster_id)
+        block_ids, keys, buyers = [], [], []
+        for i in ids:
+            all_keys, buyer_keys = blocking_keys(context.attributes[i])
+            if all_keys:
+                block_ids.append(i)
+                keys.append("\x1f".join(all_keys))
+                buyers.append("\x1f".join(buyer_keys))
+        params = {"ids": block_ids, "keys": keys, "buyer_keys": buyers, "limit": BLOCKING_CANDIDATE_LIMIT}
+        for rfq_id, other, cluster_id, same_buyer in conn.execute(SELECT_BLOCKING_CANDIDATES_BULK, params):
+            self.blocking.setdefault(int(rfq_id), []).append((int(other), int(cluster_id), bool(same_buyer)))
+            self.stored_cluster[int(other)] = int(cluster_id)
+        # The HNSW scan of the per-RFQ lookup without its join: the same neighbours in the same order (the join only
+        # filters the scan). Which of them are clustered is decided per RFQ below, batch included, so each RFQ keeps
+        # the first k clustered neighbours of its scan, as its own lookup would.
+        if not conn.execute("SELECT EXISTS (SELECT 1 FROM dedup_cluster_members)").fetchone()[0]:  # type: ignore[index]
+            raise _FallBack("nothing clustered yet: the batch's own RFQs are all the neighbours it will find")
+        # One statement per RFQ, pipelined (no round trip each): the planner walks the HNSW index for a constant query
+        # vector, as on the per-RFQ path, where for a vector taken from a LATERAL row it may sort exact distances.
+        ann_ids = [i for i in ids if i in context.vectors]
+        with conn.pipeline():
+            cursors = [
+                conn.execute(
+                    SELECT_ANN_SCAN,
+                    {
+                        "query": HalfVector(np.asarray(context.vectors[i], dtype=np.float16)),
+                        "model": context.model,
+                        "rfq_id": i,
+                        "limit": ANN_SCAN_LIMIT,
+                    },
+                )
+                for i in ann_ids
+            ]
+        for rfq_id, cursor in zip(ann_ids, cursors, strict=True):
+            self.ann[rfq_id] = [(int(other), float(similarity)) for other, similarity in cursor.fetchall()]
+        scanned = list({other for near in self.ann.values() for other, _s in near})
+        self.stored_cluster.update(_stored_clusters(conn, scanned))
+        self.load(self.stored_cluster)
+        # Every stored candidate's cluster: a superset of the clusters the RFQs will read members of (those of exact
+        # and promising candidates), read at once; a cluster missed (one the batch itself made a candidate) is read
+        # when needed.
+        likely = {self.stored_cluster[o] for i in ids for o in self._stored_only_candidates(i)}
+        self.stored_member_ids(likely)
+
+    def load(self, rfq_ids: Iterable[int]) -> None:
+        """Keys, attributes and vectors of RFQs not read yet; stale stored attributes abort the bulk path."""
+        context = self.context
+        missing = [i for i in set(rfq_ids) if i not in context.attributes or i not in context.keys]
+        if not missing:
+            return
+        context.keys.update(load_keys(context.conn, missing))
+        context.attributes.update(_read_attributes(context.conn, missing, context.inputs))
+        rows = context.conn.execute(SELECT_VECTORS, {"model": context.model, "ids": missing}, binary=True).fetchall()
+        context.vectors.update({int(r[0]): r[1].to_numpy() for r in rows})
+
+    def stored_member_ids(self, cluster_ids: Iterable[int]) -> None:
+        """Read (and load) the stored members of stored clusters not read yet."""
+        wanted = [c for c in set(cluster_ids) if c < _PROVISIONAL_BASE and c not in self.stored_members]
+        if not wanted:
+            return
+        found = _cluster_members(self.context.conn, wanted)
+        for cluster_id in wanted:
+            members = sorted(found.get(cluster_id, []), reverse=True)
+            self.stored_members[cluster_id] = members
+            for rfq_id in members:
+                self.stored_cluster.setdefault(rfq_id, cluster_id)
+        self.load(rfq for c in wanted for rfq in self.stored_members[c])
+
+    # ------------------------------------------------------------------------------------------- batch state
+
+    def root(self, cluster_id: int) -> int:
+        """The cluster a (possibly absorbed) cluster lives on in now."""
+        while cluster_id in self.merged_into:
+            cluster_id = self.merged_into[cluster_id]
+        return cluster_id
+
+    def cluster_of(self, rfq_id: int) -> int:
+        placed = self.placed_cluster.get(rfq_id)
+        return self.root(placed if placed is not None else self.stored_cluster[rfq_id])
+
+    def members(self, cluster_ids: Iterable[int]) -> dict[int, list[int]]:
+        """Each active cluster's newest MEMBER_LIMIT members, newest first (what SELECT_MEMBER_IDS returns now)."""
+        wanted = set(cluster_ids)
+        self.stored_member_ids(c for w in wanted for c in (w, *self.absorbed.get(w, ())))
+        out: dict[int, list[int]] = {}
+        for cluster_id in wanted:
+            ids: list[int] = []
+            for part in (cluster_id, *self.absorbed.get(cluster_id, ())):
+                ids += self.stored_members.get(part, [])
+                ids += self.batch_members.get(part, [])
+            if ids:
+                out[cluster_id] = sorted(ids, reverse=True)[:MEMBER_LIMIT]
+        return out
+
+    def _stored_only_candidates(self, rfq_id: int) -> dict[int, tuple[int, float | None]]:
+        found: dict[int, tuple[int, float | None]] = {}
+        for other, cluster_id in self.exact.get(rfq_id, []):
+            found[other] = (cluster_id, None)
+        for other, cluster_id, _same_buyer in self.blocking.get(rfq_id, []):
+            found.setdefault(other, (cluster_id, None))
+        clustered = [(o, s) for o, s in self.ann.get(rfq_id, []) if o in self.stored_cluster]
+        for other, similarity in clustered[: self.context.k]:
+            if similarity >= self.context.min_similarity or other in found:
+                found[other] = (self.stored_cluster[other], similarity)
+        return found
+
+    def candidates(self, rfq_id: int) -> dict[int, tuple[int, float | None]]:
+        """What :func:`_candidates` would return now: stored candidates and the batch's earlier RFQs, same limits."""
+        context = self.context
+        rfq = context.keys[rfq_id]
+        found: dict[int, tuple[int, float | None]] = {}
+        if rfq.content_hash or rfq.url_key:
+            stored = self.exact.get(rfq_id, [])
+            if self.merged_into and len(stored) >= EXACT_CANDIDATE_LIMIT:
+                stored = self._exact_after_merges(rfq)
+            batch = {o for k in _exact_keys(rfq) for o in self.by_exact.get(k, [])}
+            rows = [(self.cluster_of(o), o) for o, _c in stored] + [(self.cluster_of(o), o) for o in batch]
+            for cluster_id, other in sorted(rows)[:EXACT_CANDIDATE_LIMIT]:
+                found[other] = (cluster_id, None)
+        keys, buyer_keys = blocking_keys(context.attributes[rfq_id])
+        if keys:
+            buyer = set(buyer_keys)
+            batch = {o for key in keys for o in self.by_block.get(key, [])}
+            ranked = [(same, o) for o, _c, same in self.blocking.get(rfq_id, [])]
+            ranked += [(bool(self.block_keys[o] & buyer), o) for o in batch]
+            ranked.sort(key=lambda r: (not r[0], -r[1]))
+            for _same, other in ranked[:BLOCKING_CANDIDATE_LIMIT]:
+                found.setdefault(other, (self.cluster_of(other), None))
+        if rfq_id in context.vectors:
+            scan = self.ann.get(rfq_id, [])
+            near = [(o, s) for o, s in scan if o in self.placed_cluster or o in self.stored_cluster][: context.k]
+            if len(near) < context.k and len(scan) >= ANN_SCAN_LIMIT:
+                scan = self._rescan(rfq_id)
+                near = [(o, s) for o, s in scan if o in self.placed_cluster or o in self.stored_cluster][: context.k]
+                if len(near) < context.k and len(scan) >= ANN_RESCAN_LIMIT:
+                    raise _FallBack(f"rfq {rfq_id}: fewer than k clustered among the first scanned neighbours")
+            for other, similarity in near:
+                if similarity >= context.min_similarity or other in found:
+                    found[other] = (self.cluster_of(other), similarity)
+        return found
+
+    def _rescan(self, rfq_id: int) -> list[tuple[int, float]]:
+        """More of an RFQ's HNSW scan (the same sequence, further), with the stored members among it."""
+        params = {
+            "query": HalfVector(np.asarray(self.context.vectors[rfq_id], dtype=np.float16)),
+            "model": self.context.model,
+            "rfq_id": rfq_id,
+            "limit": ANN_RESCAN_LIMIT,
+        }
+        scan = [(int(o), float(s)) for o, s in self.context.conn.execute(SELECT_ANN_SCAN, params)]
+        for other, cluster_id in _stored_clusters(self.context.conn, [o for o, _s in scan]).items():
+            self.stored_cluster.setdefault(other, cluster_id)
+        self.ann[rfq_id] = scan
+        return scan
+
+    def _exact_after_merges(self, rfq: RfqKeys) -> list[tuple[int, int]]:
+        sources = [c for c in self.merged_into if c < _PROVISIONAL_BASE]
+        params = {
+            "from_ids": sources,
+            "into_ids": [self.root(c) for c in sources],
+            "content_hash": rfq.content_hash,
+            "url_key": rfq.url_key,
+            "rfq_id": rfq.id,
+            "limit": EXACT_CANDIDATE_LIMIT,
+        }
+        rows = [(int(r[0]), int(r[1])) for r in self.context.conn.execute(SELECT_EXACT_CANDIDATES_MERGED, params)]
+        for other, cluster_id in rows:
+            self.stored_cluster.setdefault(other, cluster_id)
+        self.load(other for other, _c in rows)
+        return rows
+
+    # ------------------------------------------------------------------------------------------- decisions
+
+    def place(self, rfq_id: int) -> None:
+        """Decide one RFQ as :func:`_assign_one` would at this point, and remember it (written by :meth:`flush`)."""
+        context = self.context
+        candidates = self.candidates(rfq_id)
+        self.load(candidates)
+        per_cluster = _exact_matches(context, rfq_id, candidates)
+        promising = _promising_clusters(context, rfq_id, candidates, per_cluster)
+        members = self.members(set(per_cluster) | promising)
+        per_cluster |= _same_request_matches(context, rfq_id, sorted(promising - set(per_cluster)), members)
+        _after_candidate_search(rfq_id)
+
+        attributes = context.attributes[rfq_id].as_dict()
+        if not per_cluster:
+            cluster_id = _PROVISIONAL_BASE + self.founded
+            self.founded += 1
+            evidence = {"reason": "no matching cluster", "attributes": attributes}
+            self._remember(_Placed(rfq_id, cluster_id, "new", None, None, evidence, "no matching cluster", True))
+            return
+        ranked = sorted(per_cluster, key=lambda c: (*_rank(per_cluster[c][0]), c))
+        chosen = [ranked[0]]
+        for cluster_id in ranked[1:]:
+            if all(
+                clusters_compatible(
+                    context.members(rfq_id, members.get(c, [])), context.members(rfq_id, members.get(cluster_id, []))
+                )
+                for c in chosen
+            ):
+                chosen.append(cluster_id)
+        target = min(chosen)
+        absorbed = sorted(c for c in chosen if c != target)
+        decision, matched_rfq = per_cluster[ranked[0]]
+        merges = [(from_id, *per_cluster[from_id]) for from_id in absorbed]
+        for from_id in absorbed:
+            self.merged_into[from_id] = target
+            self.absorbed.setdefault(target, []).extend([from_id, *self.absorbed.pop(from_id, [])])
+        evidence = {"reason": decision.reason, "checks": decision.checks, "merged_clusters": absorbed}
+        evidence["attributes"] = attributes
+        assert decision.matched_by is not None
+        reason = f"matches rfq {matched_rfq}: {decision.reason}"
+        placed = _Placed(rfq_id, target, decision.matched_by, decision.similarity, matched_rfq, evidence, reason, False)
+        placed.merges = merges
+        self._remember(placed)
+
+    def _remember(self, placed: _Placed) -> None:
+        """Make a placed RFQ a candidate for the batch's later ones, as its row would on the per-RFQ path."""
+        rfq_id, context = placed.rfq_id, self.context
+        self.out.append(placed)
+        self.placed_cluster[rfq_id] = placed.cluster_id
+        self.batch_members.setdefault(placed.cluster_id, []).append(rfq_id)
+        for key in _exact_keys(context.keys[rfq_id]):
+            self.by_exact.setdefault(key, []).append(rfq_id)
+        keys, _buyer = blocking_keys(context.attributes[rfq_id])
+        self.block_keys[rfq_id] = set(keys)
+        for key in keys:
+            self.by_block.setdefault(key, []).append(rfq_id)
+
+    # ------------------------------------------------------------------------------------------- writes
+
+    def flush(self) -> list[Assignment]:
+        """Write every decision, in the per-RFQ path's order and with its content; the assignments made."""
+        conn, actor = self.context.conn, self.context.actor
+        real: dict[int, int] = {}
+        if self.founded:
+            ids = sorted(int(r[0]) for r in conn.execute(SELECT_CLUSTER_IDS, {"n": self.founded}).fetchall())
+            real = {_PROVISIONAL_BASE + n: cluster_id for n, cluster_id in enumerate(ids)}
+
+        def real_id(cluster_id: int) -> int:
+            return real.get(cluster_id, cluster_id)
+
+        assignments: list[Assignment] = []
+        group: list[_Placed] = []
+
+        def write_group() -> None:
+            if not group:
+                return
+            founded = [p for p in group if p.founded]
+            if founded:
+                params = {"ids": [real_id(p.cluster_id) for p in founded], "rfq_ids": [p.rfq_id for p in founded]}
+                conn.execute(INSERT_CLUSTERS_BULK, params)
+            keys = self.context.keys
+            conn.execute(
+                INSERT_MEMBERS_BULK,
+                {
+                    "rfq_ids": [p.rfq_id for p in group],
+                    "cluster_ids": [real_id(p.cluster_id) for p in group],
+                    "matched_by": [p.matched_by for p in group],
+                    "similarity": [p.similarity for p in group],
+                    "matched_rfq_ids": [p.matched_rfq_id for p in group],
+                    "content_hashes": [keys[p.rfq_id].content_hash for p in group],
+                    "url_keys": [keys[p.rfq_id].url_key for p in group],
+                    "evidence": [Jsonb(p.evidence) for p in group],
+                    "assigned_by": actor,
+                },
+            )
+            conn.execute(REFRESH_MEMBER_COUNTS, {"ids": sorted({real_id(p.cluster_id) for p in group})})
+            conn.execute(
+                INSERT_HISTORY_BULK,
+                {
+                    "rfq_ids": [p.rfq_id for p in group],
+                    "cluster_ids": [real_id(p.cluster_id) for p in group],
+                    "events": ["founded" if p.founded else "joined" for p in group],
+                    "reasons": [p.history_reason for p in group],
+                    "actor": actor,
+                },
+            )
+            group.clear()
+
+        with conn.pipeline():
+            for placed in self.out:
+                target = real_id(placed.cluster_id)
+                if placed.merges:
+                    write_group()
+                    for from_provisional, decision, merge_rfq in placed.merges:
+                        from_id = real_id(from_provisional)
+                        reason = (
+                            f"rfq {placed.rfq_id} matches {merge_rfq} of cluster {from_id} ({decision.reason}) "
+                            f"and cluster {target}"
+                        )
+                        conn.execute(
+                            MERGE_CLUSTER,
+                            {
+                                "from_id": from_id,
+                                "into_id": target,
+                                "rfq_id": placed.rfq_id,
+                                "matched_by": decision.matched_by,
+                                "similarity": decision.similarity,
+                                "merged_by": actor,
+                                "reason": reason,
+                            },
+                        )
+                        conn.execute(REPOINT_MERGED, {"into_id": target, "from_id": from_id})
+                        conn.execute(MARK_MERGED, {"into_id": target, "from_id": from_id})
+                    placed.evidence["merged_clusters"] = [real_id(c) for c, _d, _r in placed.merges]
+                group.append(placed)
+                absorbed = tuple(real_id(c) for c, _d, _r in placed.merges)
+                assignments.append(
+                    Assignment(
+                        placed.rfq_id, target, placed.matched_by, placed.similarity, placed.matched_rfq_id, absorbed
+                    )
+                )
+            write_group()
+        return assignments
+
+
+def _exact_keys(rfq: RfqKeys) -> list[str]:
+    """The batch index keys of an RFQ's content hash and URL (a missing one matches nothing, as NULL in SQL)."""
+    keys = []
+    if rfq.content_hash is not None:
+        keys.append(f"h:{rfq.content_hash}")
+    if rfq.url_key is not None:
+        keys.append(f"u:{rfq.url_key}")
+    return keys
+
+
+def _read_attributes(
+    conn: psycopg.Connection, rfq_ids: Sequence[int], inputs_out: dict[int, dict[str, str]]
+) -> dict[int, RfqAttributes]:
+    """:func:`load_attributes` without its write: raises :class:`_FallBack` where the write would happen."""
+    rows = conn.execute(SELECT_ATTRIBUTE_FIELDS, {"ids": list(rfq_ids)}).fetchall()
+    params = {"ids": list(rfq_ids)}
+    stored = {int(r[0]): (r[1], r[2]) for r in conn.execute(SELECT_STORED_ATTRIBUTE_HASHES, params).fetchall()}
+    result: dict[int, RfqAttributes] = {}
+    for row in rows:
+        rfq_id = int(row[0])
+        inputs = _attribute_inputs(row)
+        if stored.get(rfq_id) != (inputs_sha256(inputs), ATTRIBUTES_VERSION):
+            raise _FallBack(rfq_id)
+        inputs_out[rfq_id] = inputs
+        result[rfq_id] = extract(**inputs)
+    return result
+
+
+def _bulk_applies(context: _Context, todo: Sequence[int]) -> bool:
+    """Whether a batch takes the bulk path: big enough, no split-out RFQ to place again, no Claude second opinion
+    (both read and write the database per RFQ; they keep the per-RFQ path)."""
+    settings = context.settings
+    second_opinion = (
+        settings is not None and bool(settings.anthropic_api_key) and settings.dedup_claude_band is not None
+    )
+    return len(todo) >= BULK_MIN_BATCH and not context.splits and not second_opinion
+
+
+def _place_in_bulk(context: _Context, todo: Sequence[int]) -> dict[int, Assignment] | None:
+    """Place ``todo`` (posting order) as the per-RFQ path would, reading and writing a few statements at a time;
+    ``None`` (nothing written) when a stored RFQ's attributes are out of date."""
+    bulk = _Bulk(context, [i for i in todo if i in context.keys])
+    try:
+        bulk.prefetch()
+        for rfq_id in bulk.todo:
+            bulk.place(rfq_id)
+    except _FallBack:
+        return None
+    return {a.rfq_id: a for a in bulk.flush()}
+
+
+SELECT_CLUSTER_IDS_OF = "SELECT rfq_id, cluster_id FROM dedup_cluster_members WHERE rfq_id = ANY(%(ids)s::bigint[])"
+
+
+def _stored_clusters(conn: psycopg.Connection, rfq_ids: Sequence[int]) -> dict[int, int]:
+    """``rfq_id -> cluster_id`` of the given RFQs that are in a cluster."""
+    return {int(r[0]): int(r[1]) for r in conn.execute(SELECT_CLUSTER_IDS_OF, {"ids": list(rfq_ids)}, binary=True)}
