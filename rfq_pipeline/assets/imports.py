@@ -12,13 +12,12 @@ import dagster as dg
 
 from rfq_pipeline.assets.intake import DOWNSTREAM
 from rfq_pipeline.assets.metadata import markdown_table
-from rfq_pipeline.imports.loader import ImportRefused, ImportReport, import_archives
-from rfq_pipeline.imports.mapping import MappingError
+from rfq_pipeline.imports.loader import ImportReport, import_archives
 from rfq_pipeline.imports.objects import archive_key, fetched
-from rfq_pipeline.imports.readers import UnsupportedFile
 from rfq_pipeline.intake import store
 from rfq_pipeline.intake.processing import ObjectRef
 from rfq_pipeline.resources import ObjectStoreResource, PostgresResource
+from rfq_pipeline.store.object_store import ObjectStoreError
 
 IMPORTS_KEY = dg.AssetKey(["imports", "archives"])
 ROWS_CHECK = "rows_loaded"
@@ -42,8 +41,12 @@ def _import_one(
         archive = archive_key(ref.key)
         with fetched(uploads.get_store(), archive) as (local, mapping):
             return import_archives(postgres.db, [local], archive.source, mapping), None
-    except (ValueError, MappingError, UnsupportedFile, ImportRefused) as exc:
+    except ValueError as exc:  # a bad key, format, mapping or source name (all ValueErrors), refused with the reason
         return None, str(exc)
+    except KeyError:  # deleted between the sensor's listing and this run
+        return None, f"{ref.key}: no longer in the uploads store"
+    except ObjectStoreError as exc:
+        return None, f"{ref.key}: could not be read from the uploads store ({exc})"
 
 
 @dg.asset(

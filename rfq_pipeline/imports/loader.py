@@ -224,11 +224,8 @@ def to_rfq(
     url = fields.get("url", "")
     external_id = fields.get("external_id") or _derived_id(url, title, fields, posted_text)
     named = mapping.named()
-    attributes = {
-        column: _attribute(value)
-        for column, value in record.items()
-        if column not in named and column and _attribute(value) not in (None, "", [], {})
-    }
+    kept = ((column, _attribute(value)) for column, value in record.items() if column and column not in named)
+    attributes = {column: value for column, value in kept if value not in (None, "", [], {})}
     return ParsedRfq(
         source=source,
         external_id=external_id,
