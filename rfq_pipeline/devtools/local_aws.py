@@ -50,6 +50,31 @@ class LocalAws:
         self.server.stop()
 
 
+def scan_before_giving_up() -> None:
+    """Make moto's SQS long poll look at the queue at least once, as SQS does.
+
+    moto computes the poll's deadline before its first scan and checks it first, so a server thread delayed past
+    the wait (a busy machine) answers "no messages" for a queue that holds some, and a sensor takes the queue for
+    empty. An empty long poll is followed by one immediate scan. Idempotent: patched once per process.
+    """
+    from moto.sqs.models import SQSBackend
+
+    original = SQSBackend.receive_message
+    if getattr(original, "_scans_once", False):
+        return
+
+    def receive_message(
+        self: SQSBackend, queue_name: str, count: int, wait_seconds_timeout: int, *args: Any, **kwargs: Any
+    ):
+        messages = original(self, queue_name, count, wait_seconds_timeout, *args, **kwargs)
+        if messages or not wait_seconds_timeout:
+            return messages
+        return original(self, queue_name, count, 0, *args, **kwargs)
+
+    receive_message._scans_once = True  # type: ignore[attr-defined]
+    SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
+
+
 @contextmanager
 def local_aws(*, bootstrap: bool = True) -> Iterator[LocalAws]:
     """Start moto on a free loopback port, point the environment at it, bootstrap it; restore everything after.
@@ -64,6 +89,7 @@ def local_aws(*, bootstrap: bool = True) -> Iterator[LocalAws]:
 
     # The server's request log would bury the run summary.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    scan_before_giving_up()
     saved = {key: os.environ.get(key) for key in _ENV_KEYS}
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -26,6 +26,9 @@ def moto_server() -> Iterator[str]:
     """The endpoint URL of a moto server (all services) on a free loopback port."""
     from moto.server import ThreadedMotoServer
 
+    from rfq_pipeline.devtools.local_aws import scan_before_giving_up
+
+    scan_before_giving_up()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one INFO line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -116,6 +116,21 @@ def test_send_receive_change_visibility_delete(queues: Settings) -> None:
     assert queue.receive(wait_seconds=0, visibility_timeout=0) == []
 
 
+def test_a_long_poll_delayed_past_its_wait_still_sees_the_queue(
+    queues: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto's long poll checks its deadline before its first scan; on a busy machine that answered "empty"."""
+    import moto.sqs.models
+
+    queue = SqsQueue.resolve(boto3_client("sqs", queues), queues, "scrape-requests")
+    sent = queue.send("{}")
+    real = moto.sqs.models.unix_time
+    calls = iter(range(1_000_000))
+    # Every clock reading after the deadline is set lies 10 s later: the server thread "stalled".
+    monkeypatch.setattr(moto.sqs.models, "unix_time", lambda *a: real(*a) + (10 if next(calls) else 0))
+    assert [m.message_id for m in queue.receive(wait_seconds=1)] == [sent]
+
+
 def test_a_message_received_five_times_reaches_the_dlq_and_replays_back(queues: Settings) -> None:
     client = boto3_client("sqs", queues)
     queue = SqsQueue.resolve(client, queues, "scrape-requests")
