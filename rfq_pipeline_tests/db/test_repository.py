@@ -37,10 +37,15 @@ def test_upsert_is_idempotent_and_reports_what_changed(clean_db: str) -> None:
         first = repository.upsert_rfqs(conn, [(_rfq("1"), None), (_rfq("2"), None)])
         again = repository.upsert_rfqs(conn, [(_rfq("1"), None), (_rfq("2"), None)])
         edited = repository.upsert_rfqs(conn, [(_rfq("1", quantity_text="300 Kilogram"), None), (_rfq("2"), None)])
+        # Still in the same transaction: the row the edit stamped is not "changed" again by an identical page.
+        edited_again = repository.upsert_rfqs(
+            conn, [(_rfq("1", quantity_text="300 Kilogram"), None), (_rfq("2"), None)]
+        )
         count = conn.execute("SELECT count(*) FROM rfqs").fetchone()[0]
     assert (first.seen, first.inserted, first.changed) == (2, 2, 0)
     assert (again.seen, again.inserted, again.changed) == (2, 0, 0)
     assert (edited.seen, edited.inserted, edited.changed) == (2, 0, 1)
+    assert (edited_again.seen, edited_again.inserted, edited_again.changed) == (2, 0, 0)
     assert count == 2
 
 
