@@ -2,6 +2,7 @@
 
 A tick requests every daily partition from the day of the previous tick up to today: a 3-hourly source re-crawls
 yesterday once after midnight (requests posted late yesterday), and the monthly FDA loader covers the whole month.
+Several days go into one run over their range, which reads the source once for all of them.
 Ticks are skipped, with the reason on the tick, while a source is disabled or its circuit breaker is open.
 """
 
@@ -9,6 +10,8 @@ from datetime import date, datetime, timedelta
 
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG as RANGE_END_TAG
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_START_TAG as RANGE_START_TAG
 
 # The cron iterator of the pinned Dagster version; it honours the same cron dialect as the schedules themselves.
 from dagster._utils.schedules import cron_string_iterator
@@ -73,13 +76,21 @@ def build_source_schedule(spec: SourceSpec, job: UnresolvedAssetJobDefinition, r
             return dg.SkipReason(reason)
         scheduled = context.scheduled_execution_time
         days = partition_days_for_tick(spec.cadence, scheduled, settings.partitions_start)
+        if len(days) == 1:
+            return [
+                dg.RunRequest(
+                    run_key=f"{spec.name}:{days[0].isoformat()}:{scheduled:%Y%m%dT%H%M}",
+                    partition_key=days[0].isoformat(),
+                    tags={SOURCE_TAG: spec.name},
+                )
+            ]
+        # Several days: one run over the range, so the listing is read once for all of them.
+        first, last = days[0].isoformat(), days[-1].isoformat()
         return [
             dg.RunRequest(
-                run_key=f"{spec.name}:{day.isoformat()}:{scheduled:%Y%m%dT%H%M}",
-                partition_key=day.isoformat(),
-                tags={SOURCE_TAG: spec.name},
+                run_key=f"{spec.name}:{first}..{last}:{scheduled:%Y%m%dT%H%M}",
+                tags={SOURCE_TAG: spec.name, RANGE_START_TAG: first, RANGE_END_TAG: last},
             )
-            for day in days
         ]
 
     return _schedule

@@ -44,6 +44,7 @@ DATA_TABLES = (
     "rfq_embeddings_staging",
     "rate_limit_slots",
     "source_crawls",
+    "listing_reach",
     "dedup_cluster_merges",
     "dedup_cluster_members",
     "dedup_clusters",

@@ -1,4 +1,4 @@
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -50,13 +50,32 @@ def test_each_source_has_a_schedule_at_its_cadence(pipeline_env: Settings) -> No
         assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED  # RFQ_SCHEDULES_RUNNING is off
 
 
-def test_a_tick_requests_tagged_runs_for_its_days(pipeline_env: Settings) -> None:
+def test_a_tick_over_several_days_requests_one_run_over_their_range(pipeline_env: Settings, simulator) -> None:
     tick = datetime(2026, 11, 22, 0, 0, tzinfo=UTC)
-    data = _evaluate("go4worldbusiness", tick)
-    requests = data.run_requests
-    assert [r.partition_key for r in requests] == ["2026-11-21", "2026-11-22"]
-    assert all(r.tags["rfq/source"] == "go4worldbusiness" for r in requests)
-    assert len({r.run_key for r in requests}) == 2
+    [request] = _evaluate("go4worldbusiness", tick).run_requests
+    assert request.partition_key is None
+    assert request.tags["rfq/source"] == "go4worldbusiness"
+    assert request.tags["dagster/asset_partition_range_start"] == "2026-11-21"
+    assert request.tags["dagster/asset_partition_range_end"] == "2026-11-22"
+    assert request.run_key == "go4worldbusiness:2026-11-21..2026-11-22:20261122T0000"
+    # Launched as the daemon launches it, the run reads the source once and materializes each day.
+    today = simulator.today
+    yesterday = today - timedelta(days=1)
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("go4worldbusiness_job").execute_in_process(
+            instance=instance,
+            tags={**request.tags, "dagster/asset_partition_range_start": yesterday.isoformat(),
+                  "dagster/asset_partition_range_end": today.isoformat()},
+        )  # fmt: skip
+        assert result.success
+        assert sorted(e.partition for e in result.get_asset_materialization_events()) == [
+            yesterday.isoformat(), today.isoformat()
+        ]  # fmt: skip
+
+
+def test_a_tick_for_one_day_requests_that_partition(pipeline_env: Settings) -> None:
+    [request] = _evaluate("go4worldbusiness", datetime(2026, 11, 22, 3, 0, tzinfo=UTC)).run_requests
+    assert request.partition_key == "2026-11-22" and request.tags["rfq/source"] == "go4worldbusiness"
 
 
 def test_an_open_breaker_skips_the_tick_with_the_reason(pipeline_env: Settings) -> None:

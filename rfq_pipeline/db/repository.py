@@ -20,6 +20,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from rfq_pipeline.sources.model import ParsedRfq
+from rfq_pipeline.sources.reach import ListingReach
 
 UPSERT_SOURCE = """
 INSERT INTO sources (name, kind, base_url, cadence, enabled)
@@ -65,10 +66,10 @@ ON CONFLICT (name) DO NOTHING
 RECORD_CRAWL = """
 INSERT INTO source_crawls (source, partition_date, run_id, started_at, pages_fetched, pages_failed, rfqs_seen,
                            rfqs_new, rfqs_changed, status, challenges, parse_failures, field_fill, stopped_by,
-                           fallback_pages, listings)
+                           fallback_pages, listings, window_start, window_end)
 VALUES (%(source)s, %(partition_date)s, %(run_id)s, %(started_at)s, %(pages_fetched)s, %(pages_failed)s,
         %(rfqs_seen)s, %(rfqs_new)s, %(rfqs_changed)s, %(status)s, %(challenges)s, %(parse_failures)s,
-        %(field_fill)s, %(stopped_by)s, %(fallback_pages)s, %(listings)s)
+        %(field_fill)s, %(stopped_by)s, %(fallback_pages)s, %(listings)s, %(window_start)s, %(window_end)s)
 ON CONFLICT (source, partition_date, run_id) DO UPDATE SET
     finished_at = now(),
     pages_fetched = EXCLUDED.pages_fetched,
@@ -82,7 +83,25 @@ ON CONFLICT (source, partition_date, run_id) DO UPDATE SET
     field_fill = EXCLUDED.field_fill,
     stopped_by = EXCLUDED.stopped_by,
     fallback_pages = EXCLUDED.fallback_pages,
-    listings = EXCLUDED.listings
+    listings = EXCLUDED.listings,
+    window_start = EXCLUDED.window_start,
+    window_end = EXCLUDED.window_end
+"""
+
+SELECT_LISTING_REACH = """
+SELECT listing, oldest_day, stopped_by, pages_read FROM listing_reach WHERE source = %(source)s
+"""
+
+# The latest crawl that read a listing to its end or cap tells where it ends now: the reach moves with it, both ways.
+RECORD_LISTING_REACH = """
+INSERT INTO listing_reach (source, listing, oldest_day, stopped_by, pages_read, run_id)
+VALUES (%(source)s, %(listing)s, %(oldest_day)s, %(stopped_by)s, %(pages_read)s, %(run_id)s)
+ON CONFLICT (source, listing) DO UPDATE SET
+    oldest_day = EXCLUDED.oldest_day,
+    stopped_by = EXCLUDED.stopped_by,
+    pages_read = EXCLUDED.pages_read,
+    observed_at = now(),
+    run_id = EXCLUDED.run_id
 """
 
 # The crawls a drift check compares against: the source's recent crawls that found rows, excluding this run.
@@ -343,6 +362,28 @@ def upsert_rfqs(conn: psycopg.Connection, rows: Iterable[tuple[ParsedRfq, int | 
 def record_crawl(conn: psycopg.Connection, row: dict[str, Any]) -> None:
     """Record the outcome of one crawl of a source partition."""
     conn.execute(RECORD_CRAWL, row)
+
+
+def listing_reach(conn: psycopg.Connection, source: str) -> dict[str, ListingReach]:
+    """The recorded reach of each of ``source``'s listings, by listing template."""
+    rows = conn.execute(SELECT_LISTING_REACH, {"source": source}).fetchall()
+    return {str(r[0]): ListingReach(str(r[0]), r[1], str(r[2]), int(r[3])) for r in rows}
+
+
+def record_listing_reach(conn: psycopg.Connection, source: str, run_id: str, reach: Iterable[ListingReach]) -> None:
+    """Store (or move) the reach of the listings a crawl read to their end or cap."""
+    for item in reach:
+        conn.execute(
+            RECORD_LISTING_REACH,
+            {
+                "source": source,
+                "listing": item.listing,
+                "oldest_day": item.oldest_day,
+                "stopped_by": item.stopped_by,
+                "pages_read": item.pages_read,
+                "run_id": run_id,
+            },
+        )
 
 
 def recent_crawls(conn: psycopg.Connection, source: str, run_id: str, limit: int = 10) -> list[tuple[int, dict]]:

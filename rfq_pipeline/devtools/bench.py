@@ -28,7 +28,7 @@ from rfq_pipeline.normalize.rfqs import normalize_rfqs
 from rfq_pipeline.settings import Settings
 from rfq_pipeline.sources import alibaba_rfq, go4worldbusiness
 from rfq_pipeline.sources.crawl import next_page_url
-from rfq_pipeline.sources.ingest import ingest_partition
+from rfq_pipeline.sources.ingest import ingest_range
 from rfq_pipeline.sources.model import PageParseError, ParsedRfq
 from rfq_pipeline.sources.reading import read_list_page
 from rfq_pipeline.sources.registry import SOURCES, resolve
@@ -291,8 +291,8 @@ def _bench_crawl(db: Database, objects: Path) -> None:
                 store = LocalObjectStore(objects)
 
                 def crawl(spec=spec, store=store) -> int:
-                    return ingest_partition(
-                        spec, simulator.today, db=db, store=store, client=client, run_id="bench"
+                    return ingest_range(
+                        spec, [simulator.today], db=db, store=store, client=client, run_id="bench"
                     ).crawl.pages_fetched
 
                 seconds, pages = _timed(crawl)

@@ -3,16 +3,17 @@
 A listing that runs newest first is collected by paging until a page's oldest entry is older than the window's
 start; backfilling an old day simply pages deeper. A listing that is not sorted by date (EC21's and TradeKey's
 keyword lists) has no such point: it is read to its last page or the page cap, and the entries of the window are
-kept. Either way the pages read and the reason the crawl stopped are recorded per listing. Next pages are reached
-by the link the page itself gives when it gives one. Every fetched page, good or bad, is handed to a
-:class:`PageSink` (which archives the bytes and indexes the fetch) before anything else happens to it, so no fetch
-goes unrecorded and a page that cannot be parsed becomes a recorded failure, never rows of garbage.
+kept. Either way the pages read, the reason the crawl stopped and how far back the listing reached are recorded per
+listing, and each day of the window is then known to be read, beyond the listing's reach, or only partly read.
+Next pages are reached by the link the page itself gives when it gives one. Every fetched page, good or bad, is
+handed to a :class:`PageSink` (which archives the bytes and indexes the fetch) before anything else happens to it, so
+no fetch goes unrecorded and a page that cannot be parsed becomes a recorded failure, never rows of garbage.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal, Protocol
 from urllib.parse import urljoin, urlsplit
 
@@ -70,6 +71,60 @@ class FoundRfq:
     raw_page_id: int | None
 
 
+# Why paging a listing stopped. The first three end a listing normally; the others cut it short.
+StopCode = Literal[
+    "window_start",  # a page reached entries older than the window: every day of the window was read
+    "end_of_listing",  # the site had no further page
+    "page_cap",  # the source's page cap was reached first
+    "breaker_open",  # the circuit breaker opened (or was open): nothing more was sent
+    "robots",  # robots.txt disallows the next page
+    "challenge",  # the site answered with a bot challenge or block
+    "page_failed",  # a page could not be fetched or parsed
+    "page_mismatch",  # the site answered another page than the one asked for
+    "repeated_page",  # a page linked back to a page already read
+]
+# Most telling first: the crawl's ``stopped_by`` is the most telling of its listings' reasons.
+STOP_PRIORITY: tuple[StopCode, ...] = (
+    "breaker_open", "robots", "challenge", "page_failed", "page_mismatch", "repeated_page", "page_cap",
+    "end_of_listing", "window_start",
+)  # fmt: skip
+DayCoverage = Literal["read", "beyond_reach", "partly_read"]
+
+
+@dataclass(frozen=True)
+class ListingStop:
+    """How the paging of one listing ended."""
+
+    code: StopCode
+    detail: str  # what a person reads: "passed the window start on page 4"
+    oldest_seen: date | None = None  # oldest posting day of any entry on the pages read (in the window or not)
+
+    def coverage(self, day: date, *, date_sorted: bool, dated: bool, dates_in_query: bool) -> DayCoverage:
+        """Whether this listing's crawl read everything it shows of ``day`` (a day of the crawled window).
+
+        A listing ordered newest first covers every day newer than the oldest entry it reached. When it ended or hit
+        the page cap, days older than that entry lie beyond its reach, and the oldest day itself was read whole only
+        if the listing ended. A list in no date order covers a day only when it was read to its end. A listing
+        queried by date, or one whose entries carry no date, has no reach to run out of.
+        """
+        if self.code == "window_start":
+            return "read"
+        complete = self.code == "end_of_listing"
+        if not dated or dates_in_query:
+            return "read" if complete or (not dated and self.code == "page_cap") else "partly_read"
+        if self.oldest_seen is None:
+            return "read" if complete else "partly_read"  # an empty listing shows nothing of any day
+        if not date_sorted:
+            if not complete:
+                return "partly_read"
+            return "beyond_reach" if day < self.oldest_seen else "read"
+        if day > self.oldest_seen:
+            return "read"
+        if day == self.oldest_seen:
+            return "read" if complete else "partly_read"
+        return "beyond_reach" if self.code in ("end_of_listing", "page_cap") else "partly_read"
+
+
 @dataclass
 class CrawlResult:
     """Everything one crawl of one window produced."""
@@ -77,7 +132,7 @@ class CrawlResult:
     found: list[FoundRfq] = field(default_factory=list)
     pages_fetched: int = 0
     failures: list[PageFailure] = field(default_factory=list)
-    stop_reasons: dict[str, str] = field(default_factory=dict)  # listing -> why paging stopped
+    stops: dict[str, ListingStop] = field(default_factory=dict)  # listing -> how its paging ended
     pages_read: dict[str, int] = field(default_factory=dict)  # listing -> list pages fetched
     fallback_pages: list[str] = field(default_factory=list)  # list pages read by the fallback extractor
     unavailable: str | None = None  # set when the circuit breaker stopped the crawl
@@ -87,11 +142,27 @@ class CrawlResult:
         """Pages that produced no entries because of a fetch or parse failure."""
         return len(self.failures)
 
+    @property
+    def stop_reasons(self) -> dict[str, str]:
+        """Per listing, why paging stopped, as a person reads it."""
+        return {listing: stop.detail for listing, stop in self.stops.items()}
+
+    @property
+    def stopped_by(self) -> StopCode | None:
+        """The most telling reason any listing stopped (``None`` only when no listing was read)."""
+        codes = {stop.code for stop in self.stops.values()}
+        return next((code for code in STOP_PRIORITY if code in codes), None)
+
     def listing_summary(self) -> dict[str, dict[str, object]]:
-        """Per listing: pages read and why paging stopped (run metadata and the crawl record)."""
+        """Per listing: pages read, why paging stopped and how far back it reached (metadata and the crawl record)."""
         return {
-            listing: {"pages_read": self.pages_read.get(listing, 0), "stopped": reason}
-            for listing, reason in self.stop_reasons.items()
+            listing: {
+                "pages_read": self.pages_read.get(listing, 0),
+                "stopped_by": stop.code,
+                "stopped": stop.detail,
+                "oldest_seen": stop.oldest_seen.isoformat() if stop.oldest_seen else None,
+            }
+            for listing, stop in self.stops.items()
         }
 
     def count(self, *reasons: str) -> int:
@@ -112,14 +183,28 @@ def crawl_window(spec: SourceSpec, client: Fetcher, sink: PageSink, start: datet
     result = CrawlResult()
     seen: set[str] = set()
     for listing in spec.listings:
+        reach = _Reach()
         try:
-            result.stop_reasons[listing] = _crawl_listing(spec, client, sink, listing, start, end, result, seen)
+            code, detail = _crawl_listing(spec, client, sink, listing, start, end, result, seen, reach)
         except SourceUnavailable as exc:
             # The breaker opened (or was open): keep what was found, send nothing more to this source.
             result.unavailable = exc.reason
-            result.stop_reasons[listing] = f"stopped: {exc.reason}"
+            result.stops[listing] = ListingStop("breaker_open", f"stopped: {exc.reason}", reach.oldest)
             break
+        result.stops[listing] = ListingStop(code, detail, reach.oldest)
     return result
+
+
+@dataclass
+class _Reach:
+    """The oldest posting day seen on a listing's pages so far."""
+
+    oldest: date | None = None
+
+    def see(self, page: ListPage) -> None:
+        days = [entry.posted_at.date() for entry in page.entries if entry.posted_at is not None]
+        if days and (self.oldest is None or min(days) < self.oldest):
+            self.oldest = min(days)
 
 
 def _crawl_listing(
@@ -131,7 +216,8 @@ def _crawl_listing(
     end: datetime,
     result: CrawlResult,
     seen: set[str],
-) -> str:
+    reach: _Reach,
+) -> tuple[StopCode, str]:
     url = spec.list_url(listing, 1, start, end)
     fetched: set[str] = set()
     result.pages_read[listing] = 0
@@ -142,11 +228,12 @@ def _crawl_listing(
         result.pages_read[listing] += 1
         page, page_id = _parse_list_page(spec, sink, response, result, client=client)
         if page is None:
-            return f"failed on page {page_no}"
+            return _failure_code(result), f"failed on page {page_no}"
         if page.page_number is not None and page.page_number != page_no:
             # A site that rejects a paging token answers with another page (biz-maps: page 1); its entries were
             # read already, and its links would walk the list again from there.
-            return f"the site answered page {page.page_number} for page {page_no}"
+            return "page_mismatch", f"the site answered page {page.page_number} for page {page_no}"
+        reach.see(page)
         for entry in page.entries:
             if entry.external_id in seen or not posted_in_window(entry, start, end):
                 continue
@@ -154,14 +241,24 @@ def _crawl_listing(
             result.found.append(_with_detail(spec, client, sink, entry, page_id, result))
         dated = [e.posted_at for e in page.entries if e.posted_at is not None]
         if spec.date_sorted and dated and min(dated) < start:
-            return f"passed the window start on page {page_no}"
+            return "window_start", f"passed the window start on page {page_no}"
         if not page.has_next:
-            return f"last page ({page_no})"
+            return "end_of_listing", f"last page ({page_no})"
         url = next_page_url(spec, listing, response.url, page, page_no, start, end)
         if url in fetched:
-            return f"page {page_no} links to a page already read ({url})"
+            return "repeated_page", f"page {page_no} links to a page already read ({url})"
     unsorted = "" if spec.date_sorted else "; the list is not sorted by date, so it is read to the cap"
-    return f"reached the page cap ({spec.max_pages} pages{unsorted})"
+    return "page_cap", f"reached the page cap ({spec.max_pages} pages{unsorted})"
+
+
+def _failure_code(result: CrawlResult) -> StopCode:
+    """Why the page that ended a listing failed: robots.txt, a challenge, or anything else."""
+    reason = result.failures[-1].reason if result.failures else ""
+    if reason == "robots_disallowed":
+        return "robots"
+    if reason == "challenge":
+        return "challenge"
+    return "page_failed"
 
 
 def next_page_url(

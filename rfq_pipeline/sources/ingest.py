@@ -1,12 +1,14 @@
-"""Collects one source's partition end to end: crawl, archive raw pages, upsert RFQs, record the crawl.
+"""Collects one source's days end to end: crawl, archive raw pages, upsert RFQs, record the crawl per day.
 
-The Dagster asset of every source is a thin wrapper around :func:`ingest_partition`.
+A run of several days reads the source once for the whole range (:func:`ingest_range`); days beyond what the
+listings show are reported, not crawled. The Dagster asset of every source is a thin wrapper around it.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -18,8 +20,9 @@ from rfq_pipeline.fetch.breaker import CircuitBreaker
 from rfq_pipeline.fetch.http_client import FetchResponse, HttpClient
 from rfq_pipeline.fetch.polite import FetchStats, PoliteFetcher
 from rfq_pipeline.fetch.rate_limit import RateLimit, SharedRateLimiter
-from rfq_pipeline.sources.crawl import CrawlResult, PageKind, ParseStatus, crawl_window
+from rfq_pipeline.sources.crawl import CrawlResult, DayCoverage, FoundRfq, PageKind, ParseStatus, crawl_window
 from rfq_pipeline.sources.model import ParsedRfq
+from rfq_pipeline.sources.reach import ListingReach, beyond_reach, day_coverage, reach_seen
 from rfq_pipeline.sources.spec import SourceSpec
 from rfq_pipeline.store.object_store import ObjectStore
 
@@ -81,30 +84,79 @@ class RawPageArchive:
             )
 
 
+DayStatus = str  # ok | partial | failed | skipped | out_of_reach
+
+
+@dataclass(frozen=True)
+class DayReport:
+    """What a crawl collected for one day (one partition) of its range."""
+
+    day: date
+    status: DayStatus
+    found: list[FoundRfq]
+    counts: repository.UpsertCounts
+    field_fill: dict[str, float]
+    note: str = ""  # why a day is out of reach or only partly read, for people
+
+
 @dataclass(frozen=True)
 class IngestReport:
-    """What ingesting one partition of one source did."""
+    """What ingesting a range of days of one source did: one crawl of the range, and each day's share of it."""
 
     source: str
-    day: date
-    crawl: CrawlResult
-    counts: repository.UpsertCounts
-    fetch: FetchStats
-    field_fill: dict[str, float]
+    days: list[DayReport]
+    crawl: CrawlResult | None  # None when every requested day lay beyond the listings' reach: nothing was sent
+    fetch: FetchStats | None
     rate_wait_s: float
+    window: tuple[date, date] | None  # first and last day the crawl read
+    reach_recorded: list[ListingReach]
 
     @property
     def status(self) -> str:
-        """``ok``; ``partial`` (some pages failed or arrived malformed, or the breaker stopped the crawl midway);
-        ``failed`` (the site could not be reached for any page: nothing found and every failure was a fetch
-        failure); ``skipped`` (the circuit breaker was open: nothing was sent)."""
-        if self.crawl.unavailable and self.crawl.pages_fetched == 0:
+        """``ok``: the window was read whole; ``partial``: some pages failed or arrived malformed, the breaker stopped
+        the crawl midway, or a listing ended its paging (page cap) before the window's start; ``failed``: the site
+        could not be reached for any page; ``skipped``: the breaker was open and nothing was sent; ``out_of_reach``:
+        every requested day is older than what the listings show, and nothing was sent."""
+        crawl = self.crawl
+        if crawl is None:
+            return "out_of_reach"
+        if crawl.unavailable and crawl.pages_fetched == 0:
             return "skipped"
-        if not self.crawl.failures and not self.crawl.unavailable:
-            return "ok"
-        if not self.crawl.found and all(f.is_fetch_failure for f in self.crawl.failures):
+        if crawl.failures and not crawl.found and all(f.is_fetch_failure for f in crawl.failures):
             return "failed"
-        return "partial"
+        if crawl.failures or crawl.unavailable or any(d.status == "partial" for d in self.days):
+            return "partial"
+        return "ok"
+
+    @property
+    def stopped_by(self) -> str:
+        """Why the crawl stopped (the most telling listing's reason), or why nothing was crawled."""
+        if self.crawl is None:
+            return "beyond_reach"
+        return self.crawl.stopped_by or "no_listing"
+
+    @property
+    def counts(self) -> repository.UpsertCounts:
+        """The whole range's upsert counts."""
+        return repository.UpsertCounts(
+            seen=sum(d.counts.seen for d in self.days),
+            inserted=sum(d.counts.inserted for d in self.days),
+            changed=sum(d.counts.changed for d in self.days),
+        )
+
+    @property
+    def found(self) -> list[FoundRfq]:
+        """Every RFQ the crawl kept, oldest day first."""
+        return [found for report in self.days for found in report.found]
+
+    @property
+    def field_fill(self) -> dict[str, float]:
+        """Field fill over the whole range."""
+        return field_fill([found.rfq for found in self.found])
+
+    def day(self, day: date) -> DayReport:
+        """The report of one day of the range."""
+        return next(report for report in self.days if report.day == day)
 
 
 def register_sources(db: Database, specs: list[SourceSpec]) -> None:
@@ -142,34 +194,121 @@ def ingest_partition(
     spec: SourceSpec, day: date, *, db: Database, store: ObjectStore, client: HttpClient, run_id: str
 ) -> IngestReport:
     """Crawl ``spec`` for RFQs posted on ``day`` (UTC) and store them idempotently."""
+    return ingest_range(spec, [day], db=db, store=store, client=client, run_id=run_id)
+
+
+def ingest_range(
+    spec: SourceSpec,
+    days: Sequence[date],
+    *,
+    db: Database,
+    store: ObjectStore,
+    client: HttpClient,
+    run_id: str,
+    force: bool = False,
+) -> IngestReport:
+    """Crawl ``spec`` once for RFQs posted on any of ``days`` (UTC) and store them idempotently, day by day.
+
+    Days older than every listing's recorded reach are not crawled unless ``force``. The rest are read in one window
+    from the oldest to the newest requested day, so a listing is paged once for the whole range; each RFQ is kept
+    under the day it was posted (an undated one under the newest day), and each requested day gets its crawl record.
+    """
+    if not days:
+        raise ValueError("no day to crawl")
+    requested = sorted(set(days))
     started_at = datetime.now(UTC)
     register_sources(db, [spec])
-    start, end = day_window(day)
-    fetcher = polite_fetcher(spec, db, client)
-    crawl = crawl_window(spec, fetcher, RawPageArchive(db, store, spec.name, day, run_id), start, end)
-    fill = field_fill([found.rfq for found in crawl.found])
     with db.connection() as conn:
-        counts = repository.upsert_rfqs(conn, ((found.rfq, found.raw_page_id) for found in crawl.found))
-        report = IngestReport(spec.name, day, crawl, counts, fetcher.stats, fill, fetcher.limiter.waited_s)
-        repository.record_crawl(
-            conn,
-            {
-                "source": spec.name,
-                "partition_date": day,
-                "run_id": run_id,
-                "started_at": started_at,
-                "pages_fetched": crawl.pages_fetched,
-                "pages_failed": crawl.pages_failed,
-                "rfqs_seen": counts.seen,
-                "rfqs_new": counts.inserted,
-                "rfqs_changed": counts.changed,
-                "status": report.status,
-                "challenges": crawl.count("challenge"),
-                "parse_failures": crawl.count("truncated", "layout_drift"),
-                "field_fill": Jsonb(fill),
-                "stopped_by": crawl.unavailable,
-                "fallback_pages": len(crawl.fallback_pages),
-                "listings": Jsonb(crawl.listing_summary()),
-            },
-        )
+        beyond = {} if force else beyond_reach(spec, requested, repository.listing_reach(conn, spec.name))
+    to_crawl = [day for day in requested if day not in beyond]
+    if not to_crawl:
+        report = IngestReport(
+            spec.name,
+            [_day_report(day, "out_of_reach", [], beyond[day]) for day in requested],
+            crawl=None, fetch=None, rate_wait_s=0.0, window=None, reach_recorded=[],
+        )  # fmt: skip
+        _record(db, spec, report, run_id, started_at)
+        return report
+
+    window_first, window_last = to_crawl[0], to_crawl[-1]
+    start, end = day_window(window_first)[0], day_window(window_last)[1]
+    fetcher = polite_fetcher(spec, db, client)
+    crawl = crawl_window(spec, fetcher, RawPageArchive(db, store, spec.name, window_last, run_id), start, end)
+    by_day: dict[date, list[FoundRfq]] = {day: [] for day in to_crawl}
+    for found in crawl.found:
+        posted = found.rfq.posted_at.astimezone(UTC).date() if found.rfq.posted_at else window_last
+        if posted in by_day:  # a day inside the window that was not asked for (a gap in the range) is left alone
+            by_day[posted].append(found)
+    coverage = day_coverage(spec, crawl, to_crawl)
+    seen_reach = [] if crawl.unavailable and crawl.pages_fetched == 0 else reach_seen(spec, crawl)
+    day_reports = [_day_report(day, "out_of_reach", [], beyond[day]) for day in requested if day in beyond]
+    with db.connection() as conn:
+        for day in to_crawl:
+            counts = repository.upsert_rfqs(conn, ((found.rfq, found.raw_page_id) for found in by_day[day]))
+            status, note = _day_status(crawl, coverage[day], day)
+            day_reports.append(
+                DayReport(day, status, by_day[day], counts, field_fill([f.rfq for f in by_day[day]]), note)
+            )
+        repository.record_listing_reach(conn, spec.name, run_id, seen_reach)
+    day_reports.sort(key=lambda report: report.day)
+    report = IngestReport(
+        spec.name, day_reports, crawl, fetcher.stats, fetcher.limiter.waited_s, (window_first, window_last), seen_reach
+    )
+    _record(db, spec, report, run_id, started_at)
     return report
+
+
+def _day_report(day: date, status: DayStatus, found: list[FoundRfq], note: str) -> DayReport:
+    return DayReport(day, status, found, repository.UpsertCounts(seen=0, inserted=0, changed=0), {}, note)
+
+
+def _day_status(crawl: CrawlResult, coverage: DayCoverage, day: date) -> tuple[DayStatus, str]:
+    """A crawled day's status: the crawl's failures and breaker apply to every day of its range."""
+    if crawl.unavailable and crawl.pages_fetched == 0:
+        return "skipped", crawl.unavailable
+    if crawl.failures and not crawl.found and all(f.is_fetch_failure for f in crawl.failures):
+        return "failed", crawl.failures[0].reason
+    if coverage == "beyond_reach":
+        oldest = [s.oldest_seen for s in crawl.stops.values() if s.oldest_seen is not None]
+        reach = f" ({min(oldest).isoformat()})" if oldest else ""
+        return "out_of_reach", f"older than the oldest day the listing showed{reach}: {crawl.stopped_by}"
+    if coverage == "partly_read":
+        oldest = [s.oldest_seen for s in crawl.stops.values() if s.oldest_seen is not None]
+        got = f"; it got back to {min(oldest).isoformat()}" if oldest else ""
+        return "partial", f"{day.isoformat()} was not read to its start: {crawl.stopped_by}{got}"
+    if crawl.failures or crawl.unavailable:
+        return "partial", f"{crawl.pages_failed} pages failed" if crawl.failures else str(crawl.unavailable)
+    return "ok", ""
+
+
+def _record(db: Database, spec: SourceSpec, report: IngestReport, run_id: str, started_at: datetime) -> None:
+    """One crawl record per requested day. The pages of the range's single crawl are counted on its newest day."""
+    crawl = report.crawl
+    newest = report.window[1] if report.window else None
+    listings = Jsonb(crawl.listing_summary()) if crawl else Jsonb({})
+    with db.connection() as conn:
+        for day in report.days:
+            fetched_here = crawl is not None and day.day == newest
+            repository.record_crawl(
+                conn,
+                {
+                    "source": spec.name,
+                    "partition_date": day.day,
+                    "run_id": run_id,
+                    "started_at": started_at,
+                    "pages_fetched": crawl.pages_fetched if fetched_here and crawl else 0,
+                    "pages_failed": crawl.pages_failed if fetched_here and crawl else 0,
+                    "rfqs_seen": day.counts.seen,
+                    "rfqs_new": day.counts.inserted,
+                    "rfqs_changed": day.counts.changed,
+                    "status": day.status,
+                    "challenges": crawl.count("challenge") if fetched_here and crawl else 0,
+                    "parse_failures": crawl.count("truncated", "layout_drift") if fetched_here and crawl else 0,
+                    "field_fill": Jsonb(day.field_fill),
+                    "stopped_by": report.stopped_by,
+                    "fallback_pages": len(crawl.fallback_pages) if fetched_here and crawl else 0,
+                    "listings": listings,
+                    "window_start": report.window[0] if report.window else None,
+                    "window_end": report.window[1] if report.window else None,
+                },
+            )

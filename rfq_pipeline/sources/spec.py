@@ -74,6 +74,11 @@ class SourceSpec:
         """
         return self.base_url + listing.format(page=page, offset=(page - 1) * self.page_size, start=start, end=end)
 
+    def queries_by_date(self, listing: str) -> bool:
+        """Whether ``listing`` asks the site for the window's dates (its URL has ``{start...}`` or ``{end...}``): such
+        a listing answers any window, so it has no reach to run out of."""
+        return "{start" in listing or "{end" in listing
+
     @property
     def crawl_allowed(self) -> bool:
         """False for a source whose site may not be crawled at all (its terms or robots.txt forbid it)."""
