@@ -67,6 +67,7 @@ bench: install
 	$(BIN)/python -m rfq_pipeline.devtools.bench_exports
 	$(BIN)/python -m rfq_pipeline.devtools.bench_desk
 	$(BIN)/python -m rfq_pipeline.devtools.bench_import
+	$(BIN)/python -m rfq_pipeline.devtools.bench_backfill
 
 ## The container image (Dockerfile): needs a Docker engine; IMAGE and IMAGE_TAG name it (CI passes the commit).
 IMAGE ?= rfq-pipeline
