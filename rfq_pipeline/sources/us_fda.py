@@ -215,8 +215,9 @@ SPEC = InclusiveRangeSpec(
     rate_per_minute=20.0,
     burst=2,
     impersonate="chrome",
-    # A day of new OTC listings fits in a page or two; openFDA itself would stop serving after 251 pages.
-    max_pages=50,
+    # A day of new OTC listings fits in a page or two, and the monthly tick asks for the month in one query (one run
+    # over its days): up to what openFDA serves (skip <= 25,000, so 251 pages).
+    max_pages=251,
     respect_robots=False,  # an API: openFDA publishes no robots policy for its API paths
     description="openFDA NDC directory: labelers newly listing OTC drug products (sunscreens, acne, skin "
     "protectants, hand sanitizers ...) in the United States.",
