@@ -240,7 +240,10 @@ def ingest_range(
         if posted in by_day:  # a day inside the window that was not asked for (a gap in the range) is left alone
             by_day[posted].append(found)
     coverage = day_coverage(spec, crawl, to_crawl)
-    seen_reach = [] if crawl.unavailable and crawl.pages_fetched == 0 else reach_seen(spec, crawl)
+    # Only a clean read moves the reach: a listing cut short by failed pages, the breaker or a redesign read by the
+    # fallback extractor would otherwise put days it still shows out of reach.
+    clean = not (crawl.failures or crawl.unavailable or crawl.fallback_pages)
+    seen_reach = reach_seen(spec, crawl) if clean else []
     day_reports = [_day_report(day, "out_of_reach", [], beyond[day]) for day in requested if day in beyond]
     with db.connection() as conn:
         for day in to_crawl:

@@ -162,6 +162,19 @@ def test_a_page_cap_before_the_window_start_is_partial_and_says_how_far_it_got(
     assert "page_cap" in partial.note and stop.oldest_seen.isoformat() in partial.note
 
 
+def test_a_listing_cut_short_by_a_redesigned_page_does_not_move_the_reach(
+    pipeline_env: Settings, simulator, tmp_path: Path
+) -> None:
+    spec = resolve(SOURCES["ec21"], pipeline_env)
+    days = [simulator.today - timedelta(days=n) for n in range(3, -1, -1)]
+    simulator.set_fault("ec21", "drift", times=1)  # the first page arrives redesigned: read by the fallback
+    with Database(pipeline_env.database_url) as db, closing(HttpClient()) as client:
+        report = ingest_range(spec, days, db=db, store=LocalObjectStore(tmp_path / "o"), client=client, run_id="cut")
+    assert report.crawl.fallback_pages and report.reach_recorded == []
+    with psycopg.connect(pipeline_env.database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM listing_reach").fetchone()[0] == 0
+
+
 def test_every_source_stops_for_a_named_reason(pipeline_env: Settings, simulator, tmp_path: Path) -> None:
     today = datetime.now(UTC).date()
     with Database(pipeline_env.database_url) as db, closing(HttpClient()) as client:
