@@ -17,7 +17,7 @@ Re-running on assigned RFQs changes nothing: membership is decided once per RFQ.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -687,19 +687,7 @@ def _assign_one(context: _Context, rfq_id: int) -> Assignment:
             _record_history(conn, [rfq.id], cluster_id, "founded", "no matching cluster", actor)
         return Assignment(rfq.id, cluster_id, "new", None, None)
 
-    ranked = sorted(per_cluster, key=lambda c: (*_rank(per_cluster[c][0]), c))  # strongest match first
-    chosen = [ranked[0]]
-    for cluster_id in ranked[1:]:
-        # A record can match two clusters that must stay apart (two buyers, two sizes): merge only compatible ones.
-        if all(
-            clusters_compatible(
-                context.members(rfq_id, members.get(c, [])), context.members(rfq_id, members.get(cluster_id, []))
-            )
-            for c in chosen
-        ):
-            chosen.append(cluster_id)
-    target = min(chosen)  # the oldest cluster survives (ids grow with creation, serialised by the lock)
-    absorbed = sorted(c for c in chosen if c != target)
+    ranked, target, absorbed = _choose_clusters(context, rfq_id, per_cluster, members)
     decision, matched_rfq = per_cluster[ranked[0]]
     for from_id in absorbed:
         moved = [int(r[0]) for r in conn.execute(MOVE_MEMBERS, {"into_id": target, "from_id": from_id}).fetchall()]
@@ -740,6 +728,31 @@ def _assign_one(context: _Context, rfq_id: int) -> Assignment:
         _record_history(conn, [rfq.id], target, "joined", f"matches rfq {matched_rfq}: {decision.reason}", actor)
     assert decision.matched_by is not None
     return Assignment(rfq.id, target, decision.matched_by, decision.similarity, matched_rfq, tuple(absorbed))
+
+
+def _choose_clusters(
+    context: _Context,
+    rfq_id: int,
+    per_cluster: Mapping[int, tuple[MatchDecision, int]],
+    members: Mapping[int, Sequence[int]],
+) -> tuple[list[int], int, list[int]]:
+    """The matched clusters strongest first, the one the RFQ joins and those merged into it.
+
+    A record can match two clusters that must stay apart (two buyers, two sizes): only compatible ones are merged,
+    and the oldest survives (ids grow with creation, serialised by the lock).
+    """
+    ranked = sorted(per_cluster, key=lambda c: (*_rank(per_cluster[c][0]), c))
+    chosen = [ranked[0]]
+    for cluster_id in ranked[1:]:
+        if all(
+            clusters_compatible(
+                context.members(rfq_id, members.get(c, [])), context.members(rfq_id, members.get(cluster_id, []))
+            )
+            for c in chosen
+        ):
+            chosen.append(cluster_id)
+    target = min(chosen)
+    return ranked, target, sorted(c for c in chosen if c != target)
 
 
 def _rank(decision: MatchDecision) -> tuple[int, float]:
@@ -1127,18 +1140,7 @@ class _Bulk:
             evidence = {"reason": "no matching cluster", "attributes": attributes}
             self._remember(_Placed(rfq_id, cluster_id, "new", None, None, evidence, "no matching cluster", True))
             return
-        ranked = sorted(per_cluster, key=lambda c: (*_rank(per_cluster[c][0]), c))
-        chosen = [ranked[0]]
-        for cluster_id in ranked[1:]:
-            if all(
-                clusters_compatible(
-                    context.members(rfq_id, members.get(c, [])), context.members(rfq_id, members.get(cluster_id, []))
-                )
-                for c in chosen
-            ):
-                chosen.append(cluster_id)
-        target = min(chosen)
-        absorbed = sorted(c for c in chosen if c != target)
+        ranked, target, absorbed = _choose_clusters(context, rfq_id, per_cluster, members)
         decision, matched_rfq = per_cluster[ranked[0]]
         merges = [(from_id, *per_cluster[from_id]) for from_id in absorbed]
         for from_id in absorbed:
