@@ -153,6 +153,16 @@ class CrawlResult:
         codes = {stop.code for stop in self.stops.values()}
         return next((code for code in STOP_PRIORITY if code in codes), None)
 
+    @property
+    def outcome(self) -> Literal["ok", "partial", "failed", "skipped"]:
+        """``skipped``: the breaker was open and nothing was sent; ``failed``: no page could be fetched and nothing
+        was found; ``partial``: some pages failed or arrived malformed, or the breaker stopped the crawl midway."""
+        if self.unavailable and self.pages_fetched == 0:
+            return "skipped"
+        if self.failures and not self.found and all(f.is_fetch_failure for f in self.failures):
+            return "failed"
+        return "partial" if self.failures or self.unavailable else "ok"
+
     def listing_summary(self) -> dict[str, dict[str, object]]:
         """Per listing: pages read, why paging stopped and how far back it reached (metadata and the crawl record)."""
         return {

@@ -117,16 +117,10 @@ class IngestReport:
         the crawl midway, or a listing ended its paging (page cap) before the window's start; ``failed``: the site
         could not be reached for any page; ``skipped``: the breaker was open and nothing was sent; ``out_of_reach``:
         every requested day is older than what the listings show, and nothing was sent."""
-        crawl = self.crawl
-        if crawl is None:
+        if self.crawl is None:
             return "out_of_reach"
-        if crawl.unavailable and crawl.pages_fetched == 0:
-            return "skipped"
-        if crawl.failures and not crawl.found and all(f.is_fetch_failure for f in crawl.failures):
-            return "failed"
-        if crawl.failures or crawl.unavailable or any(d.status == "partial" for d in self.days):
-            return "partial"
-        return "ok"
+        outcome = self.crawl.outcome
+        return "partial" if outcome == "ok" and any(d.status == "partial" for d in self.days) else outcome
 
     @property
     def stopped_by(self) -> str:
@@ -145,18 +139,9 @@ class IngestReport:
         )
 
     @property
-    def found(self) -> list[FoundRfq]:
-        """Every RFQ the crawl kept, oldest day first."""
-        return [found for report in self.days for found in report.found]
-
-    @property
     def field_fill(self) -> dict[str, float]:
         """Field fill over the whole range."""
-        return field_fill([found.rfq for found in self.found])
-
-    def day(self, day: date) -> DayReport:
-        """The report of one day of the range."""
-        return next(report for report in self.days if report.day == day)
+        return field_fill([found.rfq for report in self.days for found in report.found])
 
 
 def register_sources(db: Database, specs: list[SourceSpec]) -> None:
@@ -188,13 +173,6 @@ def polite_fetcher(spec: SourceSpec, db: Database, client: HttpClient) -> Polite
         breaker=CircuitBreaker(db, spec.name, threshold=spec.breaker_threshold, cooldown_s=spec.breaker_cooldown_s),
         respect_robots=spec.respect_robots,
     )
-
-
-def ingest_partition(
-    spec: SourceSpec, day: date, *, db: Database, store: ObjectStore, client: HttpClient, run_id: str
-) -> IngestReport:
-    """Crawl ``spec`` for RFQs posted on ``day`` (UTC) and store them idempotently."""
-    return ingest_range(spec, [day], db=db, store=store, client=client, run_id=run_id)
 
 
 def ingest_range(
@@ -242,8 +220,7 @@ def ingest_range(
     coverage = day_coverage(spec, crawl, to_crawl)
     # Only a clean read moves the reach: a listing cut short by failed pages, the breaker or a redesign read by the
     # fallback extractor would otherwise put days it still shows out of reach.
-    clean = not (crawl.failures or crawl.unavailable or crawl.fallback_pages)
-    seen_reach = reach_seen(spec, crawl) if clean else []
+    seen_reach = reach_seen(spec, crawl) if crawl.outcome == "ok" and not crawl.fallback_pages else []
     day_reports = [_day_report(day, "out_of_reach", [], beyond[day]) for day in requested if day in beyond]
     with db.connection() as conn:
         for day in to_crawl:
@@ -267,19 +244,20 @@ def _day_report(day: date, status: DayStatus, found: list[FoundRfq], note: str) 
 
 def _day_status(crawl: CrawlResult, coverage: DayCoverage, day: date) -> tuple[DayStatus, str]:
     """A crawled day's status: the crawl's failures and breaker apply to every day of its range."""
-    if crawl.unavailable and crawl.pages_fetched == 0:
-        return "skipped", crawl.unavailable
-    if crawl.failures and not crawl.found and all(f.is_fetch_failure for f in crawl.failures):
+    outcome = crawl.outcome
+    if outcome == "skipped":
+        return "skipped", str(crawl.unavailable)
+    if outcome == "failed":
         return "failed", crawl.failures[0].reason
+    seen = [stop.oldest_seen for stop in crawl.stops.values() if stop.oldest_seen is not None]
+    oldest = min(seen).isoformat() if seen else None
     if coverage == "beyond_reach":
-        oldest = [s.oldest_seen for s in crawl.stops.values() if s.oldest_seen is not None]
-        reach = f" ({min(oldest).isoformat()})" if oldest else ""
+        reach = f" ({oldest})" if oldest else ""
         return "out_of_reach", f"older than the oldest day the listing showed{reach}: {crawl.stopped_by}"
     if coverage == "partly_read":
-        oldest = [s.oldest_seen for s in crawl.stops.values() if s.oldest_seen is not None]
-        got = f"; it got back to {min(oldest).isoformat()}" if oldest else ""
+        got = f"; it got back to {oldest}" if oldest else ""
         return "partial", f"{day.isoformat()} was not read to its start: {crawl.stopped_by}{got}"
-    if crawl.failures or crawl.unavailable:
+    if outcome == "partial":
         return "partial", f"{crawl.pages_failed} pages failed" if crawl.failures else str(crawl.unavailable)
     return "ok", ""
 
@@ -291,7 +269,7 @@ def _record(db: Database, spec: SourceSpec, report: IngestReport, run_id: str, s
     listings = Jsonb(crawl.listing_summary()) if crawl else Jsonb({})
     with db.connection() as conn:
         for day in report.days:
-            fetched_here = crawl is not None and day.day == newest
+            here = crawl if day.day == newest else None  # the day whose row carries the crawl's pages
             repository.record_crawl(
                 conn,
                 {
@@ -299,17 +277,17 @@ def _record(db: Database, spec: SourceSpec, report: IngestReport, run_id: str, s
                     "partition_date": day.day,
                     "run_id": run_id,
                     "started_at": started_at,
-                    "pages_fetched": crawl.pages_fetched if fetched_here and crawl else 0,
-                    "pages_failed": crawl.pages_failed if fetched_here and crawl else 0,
+                    "pages_fetched": here.pages_fetched if here else 0,
+                    "pages_failed": here.pages_failed if here else 0,
                     "rfqs_seen": day.counts.seen,
                     "rfqs_new": day.counts.inserted,
                     "rfqs_changed": day.counts.changed,
                     "status": day.status,
-                    "challenges": crawl.count("challenge") if fetched_here and crawl else 0,
-                    "parse_failures": crawl.count("truncated", "layout_drift") if fetched_here and crawl else 0,
+                    "challenges": here.count("challenge") if here else 0,
+                    "parse_failures": here.count("truncated", "layout_drift") if here else 0,
                     "field_fill": Jsonb(day.field_fill),
                     "stopped_by": report.stopped_by,
-                    "fallback_pages": len(crawl.fallback_pages) if fetched_here and crawl else 0,
+                    "fallback_pages": len(here.fallback_pages) if here else 0,
                     "listings": listings,
                     "window_start": report.window[0] if report.window else None,
                     "window_end": report.window[1] if report.window else None,
